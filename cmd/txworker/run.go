@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// version is stamped at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `usage: txworker COMMAND [flags]
+
+commands:
+  run                       run the service (configuration: TXWORKER_* variables or flags; run -h)
+  sandbox [-demo]           NATS, the platform simulator and the worker on loopback, no set-up
+  submit ACTION [FILE|-]    publish one command; -wait prints its terminal event
+  status COMMAND_ID         what the worker knows of one command
+  version                   print the version
+`
+
+// usageError is a mistake in the command line or configuration: exit 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func exitCode(err error) int {
+	var ue *usageError
+	var ee *exitError
+	switch {
+	case errors.As(err, &ue):
+		return 2
+	case errors.As(err, &ee):
+		return ee.code
+	}
+	return 1
+}
+
+// run is the whole program behind main: args without the program name,
+// the environment through getenv, and stdout for what a person reads.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stdout, usage)
+		return &usageError{msg: "no command given"}
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "run":
+		return cmdRun(ctx, rest, getenv, stdout)
+	case "sandbox":
+		return cmdSandbox(ctx, rest, getenv, stdout)
+	case "submit":
+		return cmdSubmit(ctx, rest, getenv, stdout)
+	case "status":
+		return cmdStatus(ctx, rest, getenv, stdout)
+	case "version":
+		fmt.Fprintln(stdout, "txworker", version)
+		return nil
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stdout, usage)
+	return &usageError{msg: fmt.Sprintf("unknown command %q", cmd)}
+}
+
+func newFlagSet(name string, stdout io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	return fs
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &usageError{msg: err.Error()}
+	}
+	return nil
+}
+
+// cmdRun is `txworker run`: the service until SIGTERM.
+func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := newFlagSet("run", stdout)
+	v := register(fs, getenv)
+	if err := parseFlags(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return &usageError{msg: fmt.Sprintf("run takes no arguments, got %q", fs.Args())}
+	}
+	cfg, err := resolve(v)
+	if err != nil {
+		return err
+	}
+	logger, err := newLogger(cfg.LogLevel, stdout)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, logger)
+}
+
+// serve runs a service until ctx ends, then shuts it down.
+func serve(ctx context.Context, cfg serviceConfig, logger *zap.Logger) error {
+	s, err := startService(ctx, cfg, logger)
+	if err != nil {
+		_ = logger.Sync()
+		return err
+	}
+	<-ctx.Done()
+	return s.shutdown(cfg.ShutdownTimeout)
+}
+
+// newLogger is zap's production JSON configuration (with sampling) at the
+// given level, writing to w.
+func newLogger(level string, w io.Writer) (*zap.Logger, error) {
+	lvl, err := zap.ParseAtomicLevel(level)
+	if err != nil {
+		return nil, &usageError{msg: fmt.Sprintf("log level %q: %v", level, err)}
+	}
+	enc := zap.NewProductionEncoderConfig()
+	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	core := zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.AddSync(w), lvl)
+	core = zapcore.NewSamplerWithOptions(core, time.Second, 100, 100)
+	return zap.New(core, zap.AddCaller()).Named("txworker"), nil
+}

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/txworker/txworker/metrics"
+	"github.com/txworker/txworker/platform"
+	"github.com/txworker/txworker/poller"
+	"github.com/txworker/txworker/queue"
+	"github.com/txworker/txworker/worker"
+)
+
+// service is one running replica: bus, clients, worker, poller and the ops
+// HTTP server.
+type service struct {
+	cfg    serviceConfig
+	log    *zap.Logger
+	reg    *prometheus.Registry
+	m      *metrics.Metrics
+	bus    *queue.Bus
+	cs     *platform.Corastone
+	srv    *metrics.Server
+	cancel context.CancelFunc // stops intake
+	wg     sync.WaitGroup
+
+	tokenOK  atomic.Bool
+	loopErr  atomic.Pointer[error]
+	stopping atomic.Bool
+}
+
+// startService connects, provisions and starts consuming. It returns once
+// the ops server listens; /readyz turns 200 when connected, provisioned
+// and the first token is obtained.
+func startService(ctx context.Context, cfg serviceConfig, logger *zap.Logger) (*service, error) {
+	s := &service{cfg: cfg, log: logger, reg: metrics.NewRegistry()}
+	s.m = metrics.New(s.reg)
+	bus, err := queue.Connect(ctx, cfg.Queue, logger)
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS: %w", err)
+	}
+	s.bus = bus
+	if err := bus.Provision(ctx); err != nil {
+		_ = bus.Drain()
+		return nil, fmt.Errorf("provision JetStream: %w", err)
+	}
+	s.cs, err = platform.NewCorastone(cfg.Corastone, logger, s.m)
+	if err != nil {
+		_ = bus.Drain()
+		return nil, fmt.Errorf("corastone client: %w", err)
+	}
+	var jm worker.JourneyManager
+	if cfg.JM != nil {
+		c, err := platform.NewJM(*cfg.JM, logger, s.m)
+		if err != nil {
+			_ = bus.Drain()
+			return nil, fmt.Errorf("journey manager client: %w", err)
+		}
+		jm = c
+	}
+	w, err := worker.New(cfg.Worker, bus, s.cs, jm, logger, s.m)
+	if err != nil {
+		_ = bus.Drain()
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	p := poller.New(cfg.Poller, bus, s.cs, logger, s.m)
+	s.srv = metrics.NewServer(metrics.ServerConfig{Addr: cfg.HTTPAddr}, s.reg, s.live, s.ready, logger)
+	if err := s.srv.Start(); err != nil {
+		_ = bus.Drain()
+		return nil, fmt.Errorf("ops server: %w", err)
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	s.loop(runCtx, "worker", w.Run)
+	s.loop(runCtx, "poller", p.Run)
+	s.loop(runCtx, "token", s.firstToken)
+	logger.Info("txworker started", zap.String("http_addr", s.srv.Addr()),
+		zap.String("prefix", bus.Prefix()), zap.Bool("journey_manager", cfg.JM != nil))
+	return s, nil
+}
+
+// loop runs one of the service's own loops; its unexpected end makes
+// /healthz fail so that Kubernetes restarts the pod.
+func (s *service) loop(ctx context.Context, name string, f func(context.Context) error) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		err := f(ctx)
+		if ctx.Err() == nil && name != "token" {
+			if err == nil {
+				err = errors.New("stopped")
+			}
+			err = fmt.Errorf("%s loop: %w", name, err)
+			s.loopErr.Store(&err)
+			s.log.Error("loop ended unexpectedly", zap.String("loop", name), zap.Error(err))
+		}
+	}()
+}
+
+// firstToken obtains the first OAuth2 token, retrying with back-off; the
+// service is not ready before it has one.
+func (s *service) firstToken(ctx context.Context) error {
+	for d := 200 * time.Millisecond; ; d = min(2*d, 30*time.Second) {
+		tctx, cancel := context.WithTimeout(ctx, s.cfg.Corastone.RequestTimeout+time.Second)
+		err := s.cs.Token(tctx)
+		cancel()
+		if err == nil {
+			s.tokenOK.Store(true)
+			return nil
+		}
+		s.log.Warn("first token not obtained yet", zap.Error(err), zap.Duration("retry_in", d))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(d):
+		}
+	}
+}
+
+func (s *service) live() error {
+	if e := s.loopErr.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+func (s *service) ready() error {
+	switch {
+	case s.stopping.Load():
+		return errors.New("shutting down")
+	case !s.bus.Connected():
+		return errors.New("not connected to NATS")
+	case !s.tokenOK.Load():
+		return errors.New("no OAuth2 token yet")
+	}
+	return s.live()
+}
+
+// Addr is where the ops server listens.
+func (s *service) Addr() string { return s.srv.Addr() }
+
+// shutdown follows SPEC §8: readiness off, intake stops, in-flight work
+// finishes or is left for redelivery, pending publishes flush, all within
+// the budget.
+func (s *service) shutdown(budget time.Duration) error {
+	s.log.Info("shutting down", zap.Duration("budget", budget))
+	s.stopping.Store(true)
+	s.srv.SetDraining()
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
+	defer cancel()
+	s.cancel()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	var errs []error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		errs = append(errs, errors.New("in-flight work did not finish within the budget; it will be redelivered"))
+	}
+	if err := s.bus.Drain(); err != nil {
+		errs = append(errs, fmt.Errorf("drain NATS: %w", err))
+	}
+	if err := s.srv.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("ops server: %w", err))
+	}
+	_ = s.log.Sync()
+	return errors.Join(errs...)
+}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"strings"
+	"time"
+
+	"github.com/txworker/txworker/platform"
+	"github.com/txworker/txworker/poller"
+	"github.com/txworker/txworker/queue"
+	"github.com/txworker/txworker/worker"
+)
+
+// serviceConfig is everything `run` and `sandbox` wire together.
+type serviceConfig struct {
+	Queue           queue.Config
+	Corastone       platform.CorastoneConfig
+	JM              *platform.JMConfig // nil: cancel-txn disabled
+	Worker          worker.Config
+	Poller          poller.Config
+	HTTPAddr        string
+	LogLevel        string
+	ShutdownTimeout time.Duration
+}
+
+// resolve turns the settings into a serviceConfig, naming every problem.
+func resolve(v values) (serviceConfig, error) {
+	var p problems
+	insecure := v.boolean("allow-insecure-http", &p)
+	sc := serviceConfig{
+		Queue: queue.Config{
+			URL:       v.str("nats-url"),
+			CredsFile: v.str("nats-creds"),
+			Token:     v.secret("nats-token", &p),
+			TLSCA:     v.str("nats-tls-ca"),
+			TLSCert:   v.str("nats-tls-cert"),
+			TLSKey:    v.str("nats-tls-key"),
+			Prefix:    v.str("subject-prefix"),
+			Replicas:  v.integer("stream-replicas", 1, 5, &p),
+			Provision: v.boolean("provision", &p),
+			Name:      "txworker",
+		},
+		HTTPAddr:        v.hostPort("http-addr", &p),
+		LogLevel:        v.str("log-level"),
+		ShutdownTimeout: v.duration("shutdown-timeout", &p),
+	}
+	if err := sc.Queue.Validate(); err != nil {
+		p.add("%v", err)
+	}
+	switch sc.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		p.add("TXWORKER_LOG_LEVEL: %q is not debug, info, warn or error", sc.LogLevel)
+	}
+	base := v.httpURL("platform-url", true, insecure, &p)
+	tokenURL := v.httpURL("token-url", false, insecure, &p)
+	if tokenURL == "" && base != "" {
+		tokenURL = base + "/oauth2/token"
+	}
+	ua := v.str("user-agent")
+	if ua == "" {
+		p.add("TXWORKER_USER_AGENT must not be empty: the platform refuses requests without one")
+	}
+	rps := v.number("platform-rps", &p)
+	timeout := v.duration("request-timeout", &p)
+	var corastoneActions []string
+	for _, a := range platform.Actions() {
+		if a.Platform == platform.PlatformCorastone {
+			corastoneActions = append(corastoneActions, a.Name)
+		}
+	}
+	sc.Corastone = platform.CorastoneConfig{
+		BaseURL: base, TokenURL: tokenURL,
+		ClientID: v.str("client-id"), ClientSecret: v.secret("client-secret", &p),
+		Actions: corastoneActions, Paths: actionPaths(v.str("action-paths"), &p),
+		OmitProcessID: actionSet(v.str("omit-process-id"), &p),
+		UserAgent:     ua, RPS: rps, RequestTimeout: timeout,
+	}
+	if sc.Corastone.ClientID == "" {
+		p.add("TXWORKER_CLIENT_ID is required")
+	}
+	if sc.Corastone.ClientSecret == "" {
+		p.add("TXWORKER_CLIENT_SECRET or TXWORKER_CLIENT_SECRET_FILE is required")
+	}
+	if jmURL := v.httpURL("jm-url", false, insecure, &p); jmURL != "" {
+		jm := &platform.JMConfig{
+			BaseURL: jmURL, Username: v.str("jm-username"), Password: v.secret("jm-password", &p),
+			TokenURL: v.httpURL("jm-token-url", false, insecure, &p), ClientID: v.str("jm-client-id"),
+			ClientSecret: v.secret("jm-client-secret", &p), UserAgent: ua, RPS: rps, RequestTimeout: timeout,
+		}
+		basic := jm.Username != "" || jm.Password != ""
+		bearer := jm.TokenURL != "" || jm.ClientID != "" || jm.ClientSecret != ""
+		switch {
+		case basic && bearer:
+			p.add("Journey Manager: set either TXWORKER_JM_USERNAME/PASSWORD or TXWORKER_JM_TOKEN_URL/CLIENT_ID/CLIENT_SECRET, not both")
+		case !basic && !bearer:
+			p.add("Journey Manager: TXWORKER_JM_URL needs TXWORKER_JM_USERNAME/PASSWORD or TXWORKER_JM_TOKEN_URL/CLIENT_ID/CLIENT_SECRET")
+		case basic && (jm.Username == "" || jm.Password == ""):
+			p.add("Journey Manager: HTTP Basic needs both TXWORKER_JM_USERNAME and TXWORKER_JM_PASSWORD")
+		case bearer && (jm.TokenURL == "" || jm.ClientID == "" || jm.ClientSecret == ""):
+			p.add("Journey Manager: OAuth2 needs TXWORKER_JM_TOKEN_URL, TXWORKER_JM_CLIENT_ID and TXWORKER_JM_CLIENT_SECRET")
+		}
+		sc.JM = jm
+	}
+	settle := v.duration("settle-timeout", &p)
+	sc.Worker = worker.Config{
+		Source:        v.str("event-source"),
+		Concurrency:   v.integer("concurrency", 1, 4096, &p),
+		SettleTimeout: settle,
+		MaxAttempts:   v.integer("max-attempts", 1, 100, &p),
+		CallTimeout:   3*timeout + 2*time.Second,
+	}
+	sc.Poller = poller.Config{
+		Source:      sc.Worker.Source,
+		Interval:    v.duration("poll-interval", &p),
+		MaxInterval: v.duration("poll-max-interval", &p),
+		Naive:       v.boolean("poll-naive", &p),
+	}
+	if sc.Poller.MaxInterval < sc.Poller.Interval {
+		p.add("TXWORKER_POLL_MAX_INTERVAL (%s) is shorter than TXWORKER_POLL_INTERVAL (%s)", sc.Poller.MaxInterval, sc.Poller.Interval)
+	}
+	if sc.Worker.Source == "" {
+		p.add("TXWORKER_EVENT_SOURCE must not be empty")
+	}
+	return sc, p.err()
+}
+
+// actionPaths parses "action=/path,action=/path".
+func actionPaths(raw string, p *problems) map[string]string {
+	out := map[string]string{}
+	for _, item := range splitList(raw) {
+		name, path, ok := strings.Cut(item, "=")
+		if _, known := platform.LookupAction(name); !ok || !known || !strings.HasPrefix(path, "/") {
+			p.add("TXWORKER_ACTION_PATHS: %q is not action=/path with a known action", item)
+			continue
+		}
+		out[name] = path
+	}
+	return out
+}
+
+func actionSet(raw string, p *problems) map[string]bool {
+	out := map[string]bool{}
+	for _, name := range splitList(raw) {
+		if _, known := platform.LookupAction(name); !known {
+			p.add("TXWORKER_OMIT_PROCESS_ID: %q is not an action", name)
+			continue
+		}
+		out[name] = true
+	}
+	return out
+}
+
+func splitList(raw string) []string {
+	var out []string
+	for _, s := range strings.Split(raw, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

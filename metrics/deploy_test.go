@@ -1,0 +1,307 @@
+package metrics_test
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	dto "github.com/prometheus/client_model/go"
+)
+
+// Checks of the sources in deploy/ that need no rendering and no tools.
+
+func TestDeployDocumentsParse(t *testing.T) {
+	n := 0
+	err := filepath.WalkDir(deployDir, func(path string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		switch filepath.Ext(path) {
+		case ".yaml", ".yml", ".json":
+			n++
+			if docs := readDocsFile(t, path); len(docs) == 0 {
+				t.Errorf("%s: no document", path)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 10 {
+		t.Errorf("parsed only %d files under %s", n, deployDir)
+	}
+}
+
+// registeredNames returns every metric name a scrape of the worker can show:
+// the families of NewRegistry + New, plus _bucket/_sum/_count of histograms
+// and summaries.
+func registeredNames(t *testing.T) map[string]bool {
+	t.Helper()
+	reg, _ := newMetrics(t)
+	names := map[string]bool{}
+	for name, mf := range gather(t, reg) {
+		names[name] = true
+		switch mf.GetType() {
+		case dto.MetricType_HISTOGRAM, dto.MetricType_GAUGE_HISTOGRAM:
+			names[name+"_bucket"], names[name+"_sum"], names[name+"_count"] = true, true, true
+		case dto.MetricType_SUMMARY:
+			names[name+"_sum"], names[name+"_count"] = true, true
+		}
+	}
+	return names
+}
+
+// labelValuesArg extracts the selector of a Grafana `label_values(selector, label)` query.
+var labelValuesArg = regexp.MustCompile(`^label_values\((.*),\s*\w+\)$`)
+
+func TestDashboardAndRulesUseRegisteredMetrics(t *testing.T) {
+	known := registeredNames(t)
+	spec := prometheusRuleSpec(t)
+	for _, r := range rules(spec) {
+		if rec := str(r, "record"); rec != "" {
+			known[rec] = true
+		}
+	}
+	exprs := map[string]string{}
+	for i, r := range rules(spec) {
+		exprs[fmt.Sprintf("rule %d %s%s", i, str(r, "alert"), str(r, "record"))] = str(r, "expr")
+	}
+	d, _ := dashboard(t)
+	for k, e := range dashboardExprs(d) {
+		exprs["dashboard "+k] = e
+	}
+	for _, v := range list(d, "templating", "list") {
+		if q := str(v, "query", "query"); q != "" {
+			if m := labelValuesArg.FindStringSubmatch(q); m != nil {
+				q = m[1]
+			}
+			exprs["dashboard variable "+str(v, "name")] = q
+		}
+	}
+	for i, tc := range list(readDocsFile(t, filepath.Join(deployDir, "tests", "txworker.rules_test.yaml"))[0], "tests") {
+		for j, s := range list(tc, "input_series") {
+			exprs[fmt.Sprintf("rules test %d series %d", i, j)] = str(s, "series")
+		}
+	}
+	used := 0
+	for where, e := range exprs {
+		names := metricNames(e)
+		if len(names) == 0 {
+			t.Errorf("%s: no metric in %q", where, e)
+		}
+		for _, n := range names {
+			used++
+			if !known[n] {
+				t.Errorf("%s: metric %s is not registered by metrics.New or NewRegistry", where, n)
+			}
+		}
+	}
+	t.Logf("%d expressions, %d metric references, all registered", len(exprs), used)
+}
+
+func TestDashboardConventions(t *testing.T) {
+	d, _ := dashboard(t)
+	if uid := str(d, "uid"); uid != "txworker-overview" {
+		t.Errorf("uid %q, want the fixed txworker-overview", uid)
+	}
+	if at(d, "id") != nil {
+		t.Errorf("id %v, want null (Grafana assigns it)", at(d, "id"))
+	}
+	var hasDatasourceVar bool
+	for _, v := range list(d, "templating", "list") {
+		if str(v, "name") == "datasource" && str(v, "type") == "datasource" && str(v, "query") == "prometheus" {
+			hasDatasourceVar = true
+		} else if uid := str(v, "datasource", "uid"); uid != "${datasource}" && str(v, "type") == "query" {
+			t.Errorf("variable %s: datasource %q, want ${datasource}", str(v, "name"), uid)
+		}
+	}
+	if !hasDatasourceVar {
+		t.Error("no `datasource` template variable of type datasource (prometheus)")
+	}
+	rangeFn := regexp.MustCompile(`\b(rate|irate|increase|delta|idelta|deriv)\(`)
+	titles := map[string]bool{}
+	for _, p := range list(d, "panels") {
+		title := str(p, "title")
+		titles[title] = true
+		if uid := str(p, "datasource", "uid"); uid != "${datasource}" {
+			t.Errorf("panel %q: datasource %q, want ${datasource}", title, uid)
+		}
+		if str(p, "fieldConfig", "defaults", "unit") == "" {
+			t.Errorf("panel %q: no unit", title)
+		}
+		if len(list(p, "targets")) == 0 {
+			t.Errorf("panel %q: no query", title)
+		}
+		for _, tg := range list(p, "targets") {
+			e := str(tg, "expr")
+			if uid := str(tg, "datasource", "uid"); uid != "${datasource}" {
+				t.Errorf("panel %q %s: datasource %q, want ${datasource}", title, str(tg, "refId"), uid)
+			}
+			if rangeFn.MatchString(e) && strings.Count(e, "[$__rate_interval]") != len(rangeFn.FindAllString(e, -1)) {
+				t.Errorf("panel %q: every range function must use [$__rate_interval]: %s", title, e)
+			}
+			if strings.Contains(e, "txworker_") && !strings.Contains(e, `namespace=~"$namespace"`) {
+				t.Errorf("panel %q: query ignores the namespace variable: %s", title, e)
+			}
+		}
+	}
+	for _, want := range []string{"Throughput by outcome", "Failures by platform code", "Platform latency quantiles",
+		"In-flight orchestrations", "Settle-time quantiles", "Retries and 429s", "Poll efficiency", "Replicas ready"} {
+		if !titles[want] {
+			t.Errorf("no panel %q", want)
+		}
+	}
+}
+
+func TestAlertsAreAnnotatedAndTested(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(deployDir, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^#+ +(.+?) *$`).FindAllStringSubmatch(string(readme), -1) {
+		anchors[githubAnchor(m[1])] = true
+	}
+	tested := map[string]bool{}
+	for _, tc := range list(readDocsFile(t, filepath.Join(deployDir, "tests", "txworker.rules_test.yaml"))[0], "tests") {
+		for _, at := range list(tc, "alert_rule_test") {
+			if len(list(at, "exp_alerts")) > 0 {
+				tested[str(at, "alertname")] = true
+			}
+		}
+	}
+	var alerts []string
+	for _, r := range rules(prometheusRuleSpec(t)) {
+		name := str(r, "alert")
+		if name == "" {
+			continue
+		}
+		alerts = append(alerts, name)
+		if s := str(r, "labels", "severity"); s != "warning" && s != "critical" {
+			t.Errorf("%s: severity %q, want warning or critical", name, s)
+		}
+		for _, a := range []string{"summary", "description", "runbook_url"} {
+			if str(r, "annotations", a) == "" {
+				t.Errorf("%s: no %s annotation", name, a)
+			}
+		}
+		const base = "https://github.com/txworker/txworker/blob/main/deploy/README.md#"
+		if u := str(r, "annotations", "runbook_url"); !strings.HasPrefix(u, base) || !anchors[strings.TrimPrefix(u, base)] {
+			t.Errorf("%s: runbook_url %q is not a section of deploy/README.md", name, u)
+		}
+		if !tested[name] {
+			t.Errorf("%s: no promtool unit test in which it fires", name)
+		}
+	}
+	sort.Strings(alerts)
+	for _, want := range []string{"TxworkerCommandsPilingUp", "TxworkerCommandsTimedOut", "TxworkerFailureRatioHigh",
+		"TxworkerNoReadyReplica", "TxworkerOrchestrationsNotSettling", "TxworkerPlatformRefusesTokens", "TxworkerPlatformUnreachable"} {
+		if i := sort.SearchStrings(alerts, want); i == len(alerts) || alerts[i] != want {
+			t.Errorf("no alert %s", want)
+		}
+	}
+}
+
+// githubAnchor is the anchor GitHub gives a Markdown heading.
+func githubAnchor(heading string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(heading) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '_':
+			b.WriteRune(r)
+		case r == ' ':
+			b.WriteByte('-')
+		}
+	}
+	return b.String()
+}
+
+// TestNATSResourcesMatchDesign checks the NACK resources against the design's
+// streams, consumers and bucket (prefix "txworker").
+func TestNATSResourcesMatchDesign(t *testing.T) {
+	var docs []doc
+	for _, f := range []string{"streams.yaml", "consumers.yaml", "keyvalue.yaml"} {
+		docs = append(docs, readDocsFile(t, filepath.Join(deployDir, "nats", f))...)
+	}
+	for _, d := range docs {
+		if v := str(d, "apiVersion"); v != "jetstream.nats.io/v1beta2" {
+			t.Errorf("%s %s: apiVersion %q", str(d, "kind"), str(d, "metadata", "name"), v)
+		}
+	}
+	want := map[string]map[string]any{
+		"TXWORKER_COMMANDS": {"subjects": []any{"txworker.cmd.>"}, "retention": "workqueue", "storage": "file", "maxMsgSize": 1048576, "duplicateWindow": "10m"},
+		"TXWORKER_EVENTS":   {"subjects": []any{"txworker.evt.>"}, "retention": "limits", "storage": "file", "maxAge": "168h", "duplicateWindow": "10m"},
+		"TXWORKER_TRACKING": {"subjects": []any{"txworker.track.>"}, "retention": "workqueue", "storage": "file", "duplicateWindow": "10m"},
+	}
+	for _, s := range find(docs, "Stream", "") {
+		name := str(s, "spec", "name")
+		fields, ok := want[name]
+		if !ok {
+			t.Errorf("unexpected stream %s", name)
+			continue
+		}
+		delete(want, name)
+		for k, v := range fields {
+			if got := at(s, "spec", k); !equalYAML(got, v) {
+				t.Errorf("stream %s: %s = %v, want %v", name, k, got, v)
+			}
+		}
+	}
+	for name := range want {
+		t.Errorf("no stream %s", name)
+	}
+	consumers := map[string]map[string]any{
+		"worker": {"streamName": "TXWORKER_COMMANDS", "ackPolicy": "explicit", "ackWait": "60s", "maxDeliver": -1, "maxAckPending": 4096},
+		"poller": {"streamName": "TXWORKER_TRACKING", "ackPolicy": "explicit", "ackWait": "60s", "maxDeliver": -1, "maxAckPending": 1000000},
+	}
+	for _, c := range find(docs, "Consumer", "") {
+		name := str(c, "spec", "durableName")
+		fields, ok := consumers[name]
+		if !ok {
+			t.Errorf("unexpected consumer %s", name)
+			continue
+		}
+		delete(consumers, name)
+		if str(c, "spec", "deliverSubject") != "" {
+			t.Errorf("consumer %s: a push consumer, want pull", name)
+		}
+		for k, v := range fields {
+			if got := at(c, "spec", k); !equalYAML(got, v) {
+				t.Errorf("consumer %s: %s = %v, want %v", name, k, got, v)
+			}
+		}
+	}
+	for name := range consumers {
+		t.Errorf("no consumer %s", name)
+	}
+	kv := findOne(t, docs, "KeyValue", "txworker-state")
+	for k, v := range map[string]any{"bucket": "TXWORKER_STATE", "history": 1, "ttl": "168h", "storage": "file"} {
+		if got := at(kv, "spec", k); !equalYAML(got, v) {
+			t.Errorf("bucket: %s = %v, want %v", k, got, v)
+		}
+	}
+}
+
+func equalYAML(got, want any) bool {
+	switch w := want.(type) {
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			return false
+		}
+		for i := range w {
+			if !equalYAML(g[i], w[i]) {
+				return false
+			}
+		}
+		return true
+	default:
+		return got == want
+	}
+}

@@ -1,0 +1,121 @@
+package metrics
+
+import "strconv"
+
+// Label values shared with the callers. Every label of every family draws from
+// a closed set; the sets are listed by the unexported functions below.
+const (
+	// ActionUnknown is the action label of a command whose action is not one
+	// of the five known actions.
+	ActionUnknown = "unknown"
+	// Other is the fallback value of every closed label set except actions.
+	Other = "other"
+
+	// Rejection reasons (CommandRejected).
+	ReasonMalformed       = "malformed"        // body is not one JSON object
+	ReasonTooLarge        = "too_large"        // body larger than 64 KiB
+	ReasonUnknownAction   = "unknown_action"   // subject names no known action
+	ReasonInvalidParams   = "invalid_params"   // params fail the action's rules
+	ReasonInvalidEnvelope = "invalid_envelope" // commandId, processId or deadline invalid
+
+	// Duplicate kinds (DuplicateDropped).
+	KindCommand = "command" // a command already claimed by an earlier delivery
+	KindEvent   = "event"   // an event the stream's duplicate window dropped
+
+	// Retry stages (Retry).
+	StageAction  = "action"  // the platform action call
+	StageLookup  = "lookup"  // looking a processId up after a crash
+	StagePoll    = "poll"    // the batched orchestrations poll
+	StageDetail  = "detail"  // the transactions detail lookup of a failed orchestration
+	StagePublish = "publish" // publishing an event or tracking message
+
+	// CodeError is the code label of a platform request that got no HTTP answer.
+	CodeError = "error"
+)
+
+func actionValues() []string {
+	return []string{"cancel-offering", "revert-to-active", "remove-service-provider", "reject-asset", "cancel-txn"}
+}
+
+// terminalOutcomes are the outcomes that end a command (SPEC §4).
+func terminalOutcomes() []string {
+	return []string{"succeeded", "failed", "rejected", "timed_out"}
+}
+
+// eventOutcomes are the outcomes an event can carry: accepted plus the terminal ones.
+func eventOutcomes() []string { return append([]string{"accepted"}, terminalOutcomes()...) }
+
+func reasonValues() []string {
+	return []string{ReasonMalformed, ReasonTooLarge, ReasonUnknownAction, ReasonInvalidParams, ReasonInvalidEnvelope}
+}
+
+func kindValues() []string { return []string{KindCommand, KindEvent} }
+
+func stageValues() []string {
+	return []string{StageAction, StageLookup, StagePoll, StageDetail, StagePublish}
+}
+
+func platformValues() []string { return []string{"corastone", "jm"} }
+
+// endpointsOf lists the endpoint label values each platform uses.
+func endpointsOf(platform string) []string {
+	switch platform {
+	case "corastone":
+		return []string{"cancel-offering", "revert-to-active", "remove-service-provider", "reject-asset",
+			"orchestrations", "transactions", "token"}
+	case "jm":
+		return []string{"cancel-txn", "jm-query", "token"}
+	}
+	return nil
+}
+
+func endpointValues() []string {
+	return append(endpointsOf("corastone"), "cancel-txn", "jm-query")
+}
+
+// errorCodesOf lists the documented error codes of each platform
+// (reference/platform-apis.md §4 and §6) plus the worker's MALFORMED_RESPONSE.
+func errorCodesOf(platform string) []string {
+	switch platform {
+	case "corastone":
+		return []string{"GN0002", "GN0004", "GN0005", "AU0001", "AU0002", "AU0003",
+			"IS0002", "IS0009", "IS0010", "IS0012", "IS0013", "IS0031", "IS0062", "IS0099", "IS0117",
+			"OG0001", "OG0004", "OG0005", "SP0004", "SP0005", "AS0005", "OG0013", "MALFORMED_RESPONSE"}
+	case "jm":
+		return []string{"internalError", "submitKeyNotSpecified", "txnAlreadyFinished", "txnNotFound",
+			"unableToResolvePortal", "MALFORMED_RESPONSE"}
+	}
+	return nil
+}
+
+func errorCodeValues() []string { return append(errorCodesOf("corastone"), errorCodesOf("jm")...) }
+
+// set is a closed label set; its zero value holds nothing.
+type set map[string]struct{}
+
+func newSet(values ...[]string) set {
+	s := set{}
+	for _, vs := range values {
+		for _, v := range vs {
+			s[v] = struct{}{}
+		}
+	}
+	return s
+}
+
+// or returns v if it is in the set, else fallback.
+func (s set) or(v, fallback string) string {
+	if _, ok := s[v]; ok {
+		return v
+	}
+	return fallback
+}
+
+// statusCode is the code label of a platform request: the HTTP status, or
+// CodeError when there was no (valid) HTTP answer.
+func statusCode(status int) string {
+	if status < 100 || status > 599 {
+		return CodeError
+	}
+	return strconv.Itoa(status)
+}

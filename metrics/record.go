@@ -1,0 +1,138 @@
+package metrics
+
+import "time"
+
+// CommandReceived counts a command taken from the bus. An action outside the
+// five known actions is counted as [ActionUnknown].
+func (m *Metrics) CommandReceived(action string) {
+	if m == nil {
+		return
+	}
+	m.received.WithLabelValues(m.actions.or(action, ActionUnknown)).Inc()
+}
+
+// CommandRejected counts a command refused as invalid. reason is one of the
+// Reason* constants; anything else is counted as [Other].
+func (m *Metrics) CommandRejected(reason string) {
+	if m == nil {
+		return
+	}
+	m.rejected.WithLabelValues(m.reasons.or(reason, Other)).Inc()
+}
+
+// Terminal records a command's terminal outcome (succeeded, failed, rejected,
+// timed_out; anything else is counted as [Other]) and the time since it was
+// received. A negative duration is recorded as 0.
+func (m *Metrics) Terminal(action, outcome string, sinceReceived time.Duration) {
+	if m == nil {
+		return
+	}
+	a, o := m.actions.or(action, ActionUnknown), m.outcomes.or(outcome, Other)
+	m.terminal.WithLabelValues(a, o).Inc()
+	m.duration.WithLabelValues(a, o).Observe(seconds(sinceReceived))
+}
+
+// EventPublished counts an event acknowledged by JetStream, by its outcome
+// (accepted or a terminal outcome; anything else is counted as [Other]).
+func (m *Metrics) EventPublished(outcome string) {
+	if m == nil {
+		return
+	}
+	m.published.WithLabelValues(m.eventOutcomes.or(outcome, Other)).Inc()
+}
+
+// DuplicateDropped counts a duplicate dropped; kind is [KindCommand] or
+// [KindEvent] (anything else is counted as [Other]).
+func (m *Metrics) DuplicateDropped(kind string) {
+	if m == nil {
+		return
+	}
+	m.duplicates.WithLabelValues(m.kinds.or(kind, Other)).Inc()
+}
+
+// Retry counts a retry at stage (one of the Stage* constants; anything else
+// is counted as [Other]) and records the back-off waited before it.
+func (m *Metrics) Retry(stage string, delay time.Duration) {
+	if m == nil {
+		return
+	}
+	s := m.stages.or(stage, Other)
+	m.retries.WithLabelValues(s).Inc()
+	m.backoff.WithLabelValues(s).Observe(seconds(delay))
+}
+
+// SetPaused sets txworker_platform_paused for platform to 1 while calls to it
+// are paused (circuit breaker open), and back to 0.
+func (m *Metrics) SetPaused(platform string, paused bool) {
+	if m == nil {
+		return
+	}
+	m.paused.WithLabelValues(m.platforms.or(platform, Other)).Set(boolValue(paused))
+}
+
+// Poll counts one orchestration poll request carrying batchSize ids.
+func (m *Metrics) Poll(batchSize int) {
+	if m == nil {
+		return
+	}
+	m.polls.Inc()
+	m.pollBatch.Observe(float64(max(batchSize, 0)))
+}
+
+// SetTracked sets the number of orchestrations being tracked.
+func (m *Metrics) SetTracked(n uint64) {
+	if m == nil {
+		return
+	}
+	m.tracked.Set(float64(n))
+}
+
+// SetOldestTracked sets the age of the oldest tracked orchestration seen by
+// the last polls (0 when none is tracked).
+func (m *Metrics) SetOldestTracked(age time.Duration) {
+	if m == nil {
+		return
+	}
+	m.oldest.Set(seconds(age))
+}
+
+// SetCommandsPending sets the number of commands waiting for the worker
+// consumer (its lag).
+func (m *Metrics) SetCommandsPending(n uint64) {
+	if m == nil {
+		return
+	}
+	m.pending.Set(float64(n))
+}
+
+// SetReady sets txworker_ready to 1 or 0. [Metrics.ReadyCheck] calls it with
+// every result of the readiness check.
+func (m *Metrics) SetReady(ready bool) {
+	if m == nil {
+		return
+	}
+	m.ready.Set(boolValue(ready))
+}
+
+// ReadyCheck wraps a readiness check so that each of its results also sets
+// txworker_ready. Pass the result to [NewServer] as its ready function. A nil
+// check always passes.
+func (m *Metrics) ReadyCheck(check func() error) func() error {
+	return func() error {
+		var err error
+		if check != nil {
+			err = check()
+		}
+		m.SetReady(err == nil)
+		return err
+	}
+}
+
+func seconds(d time.Duration) float64 { return max(d, 0).Seconds() }
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

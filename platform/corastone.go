@@ -1,0 +1,254 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Defaults of CorastoneConfig and JMConfig.
+const (
+	DefaultRequestTimeout = 10 * time.Second
+	DefaultMaxBodyBytes   = 1 << 20
+)
+
+// readScope is the Transactions API's scope, always requested.
+const readScope = "readTransactionData"
+
+// CorastoneConfig configures the Corastone client.
+type CorastoneConfig struct {
+	BaseURL      string // required, http(s)://host[:port][/prefix], no credentials, query or fragment
+	TokenURL     string // default BaseURL + "/oauth2/token"
+	ClientID     string // required
+	ClientSecret string // required; never logged
+	// Actions are the enabled Corastone actions; the token asks for their scopes plus
+	// readTransactionData (sorted, deduplicated) and Execute refuses the others.
+	Actions       []string
+	Paths         map[string]string // per-action path override ("{assetId}" exactly once for reject-asset)
+	OmitProcessID map[string]bool   // per-action: leave processId out of the body
+	UserAgent     string            // required; sent on every request, token requests included
+	RPS           float64           // request rate cap (token bucket, burst max(1, RPS)); 0 = unlimited
+	// RequestTimeout bounds each request (each token fetch too); default 10s.
+	RequestTimeout time.Duration
+	MaxBodyBytes   int64             // response body cap; default 1 MiB
+	Transport      http.RoundTripper // optional (tests); redirects are never followed off BaseURL's host
+}
+
+// Validate names every problem of the configuration at once (errors.Join).
+func (c CorastoneConfig) Validate() error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf("corastone config: "+format, a...)) }
+	if err := checkURL(c.BaseURL); err != nil {
+		add("base url: %w", err)
+	}
+	if c.TokenURL != "" {
+		if err := checkURL(c.TokenURL); err != nil {
+			add("token url: %w", err)
+		}
+	}
+	if c.ClientID == "" {
+		add("client id is required")
+	}
+	if c.ClientSecret == "" {
+		add("client secret is required")
+	}
+	for _, name := range c.Actions {
+		if a, ok := LookupAction(name); !ok || a.Platform != PlatformCorastone {
+			add("actions: %q is not a Corastone action", name)
+		}
+	}
+	for name, p := range c.Paths {
+		a, ok := LookupAction(name)
+		switch {
+		case !ok || a.Platform != PlatformCorastone:
+			add("paths: %q is not a Corastone action", name)
+		case !validPathTemplate(p, strings.Contains(a.Path, "{assetId}")):
+			add("paths: %s: %q is not a valid path template (absolute, [A-Za-z0-9/._~-], {assetId} exactly where the action needs it)", name, p)
+		}
+	}
+	for name := range c.OmitProcessID {
+		if a, ok := LookupAction(name); !ok || a.Platform != PlatformCorastone {
+			add("omit processId: %q is not a Corastone action", name)
+		}
+	}
+	errs = append(errs, checkCommon("corastone config", c.UserAgent, c.RPS, c.RequestTimeout, c.MaxBodyBytes)...)
+	return errors.Join(errs...)
+}
+
+// checkURL accepts an absolute http(s) URL with a host and no credentials, query or fragment.
+func checkURL(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case s == "":
+		return errors.New("required")
+	case err != nil:
+		return errors.New("not a URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return errors.New("scheme must be http or https")
+	case u.Host == "":
+		return errors.New("host missing")
+	case u.User != nil:
+		return errors.New("must not hold credentials")
+	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		return errors.New("must not hold a query or fragment")
+	}
+	return nil
+}
+
+func checkCommon(prefix, userAgent string, rps float64, timeout time.Duration, maxBody int64) []error {
+	var errs []error
+	if userAgent == "" || hasControl(userAgent) {
+		errs = append(errs, errors.New(prefix+": user agent is required (printable characters)"))
+	}
+	if rps < 0 || math.IsNaN(rps) || math.IsInf(rps, 0) {
+		errs = append(errs, errors.New(prefix+": rps must be a finite number ≥ 0"))
+	}
+	if timeout < 0 {
+		errs = append(errs, errors.New(prefix+": request timeout must be ≥ 0"))
+	}
+	if maxBody < 0 {
+		errs = append(errs, errors.New(prefix+": max body bytes must be ≥ 0"))
+	}
+	return errs
+}
+
+// Corastone is the Corastone Integration API client: the four actions and the Transactions API
+// over one OAuth2 client-credentials token. It is safe for concurrent use.
+type Corastone struct {
+	core
+	cfg     CorastoneConfig
+	base    *url.URL
+	tokens  *tokenSource
+	scopes  []string
+	enabled map[string]bool
+}
+
+// NewCorastone validates cfg, applies its defaults and builds the client. It sends nothing: call
+// Token to check the credentials. A nil logger logs nothing; a nil obs observes nothing.
+func NewCorastone(cfg CorastoneConfig, logger *zap.Logger, obs Observer) (*Corastone, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.TokenURL == "" {
+		cfg.TokenURL = strings.TrimSuffix(cfg.BaseURL, "/") + "/oauth2/token"
+	}
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	logger = logger.Named("corastone")
+	obs = observerOrNop(obs)
+	base, _ := url.Parse(cfg.BaseURL)
+	tokenURL, _ := url.Parse(cfg.TokenURL)
+	c := &Corastone{cfg: cfg, base: base, enabled: map[string]bool{}}
+	scopes := []string{readScope}
+	for _, name := range cfg.Actions {
+		a, _ := LookupAction(name)
+		c.enabled[name] = true
+		scopes = append(scopes, a.Scope)
+	}
+	slices.Sort(scopes)
+	c.scopes = slices.Compact(scopes)
+
+	transport := cfg.Transport
+	if transport == nil {
+		transport = defaultTransport()
+	}
+	rt := &instrumented{base: transport, platform: PlatformCorastone, userAgent: cfg.UserAgent, obs: obs}
+	tokenClient := &http.Client{Transport: rt, Timeout: cfg.RequestTimeout, CheckRedirect: redirectPolicy(tokenURL)}
+	c.tokens = newTokenSource(PlatformCorastone, cfg.TokenURL, cfg.ClientID, cfg.ClientSecret, c.scopes, tokenClient,
+		cfg.RequestTimeout, obs, logger)
+	c.core = core{
+		platform: PlatformCorastone,
+		http:     &http.Client{Transport: rt, CheckRedirect: redirectPolicy(base)},
+		limiter:  newLimiter(cfg.RPS),
+		timeout:  cfg.RequestTimeout,
+		maxBody:  cfg.MaxBodyBytes,
+		auth:     c.tokens,
+		obs:      obs,
+		log:      logger,
+	}
+	return c, nil
+}
+
+// Scopes returns the scopes the token request asks for: the enabled actions' scopes and
+// readTransactionData, sorted.
+func (c *Corastone) Scopes() []string { return slices.Clone(c.scopes) }
+
+// Token obtains a token (or reuses the cached one); a readiness check of the credentials and
+// scopes. It fails with an *Error (endpoint "token").
+func (c *Corastone) Token(ctx context.Context) error {
+	_, err := c.tokens.get(ctx)
+	return err
+}
+
+// Accepted is a Corastone action's 200 answer.
+type Accepted struct {
+	ProcessID       string // the platform's processId (the one sent, normally)
+	OrchestrationID string // what the Transactions API tracks
+	AssetID         string // reject-asset only
+}
+
+// Execute sends an action request with processID at the top level of its body (unless the
+// action's OmitProcessID is set) and returns the platform's answer. Every failure is an *Error; a
+// 401 AU0001 is retried once with a new token inside. A Transient error (no answer, malformed 2xx
+// answer) leaves open whether the platform took the action: look processID up (FindProcess)
+// before calling again. Requests for Journey Manager or for actions not enabled in the
+// configuration are refused (Permanent) without sending anything.
+func (c *Corastone) Execute(ctx context.Context, req *Request, processID string) (Accepted, error) {
+	if req == nil || req.Action.spec == nil || req.Action.Platform != PlatformCorastone {
+		return Accepted{}, &Error{Platform: PlatformCorastone, Endpoint: actionName(req), Message: "not a Corastone request", Verdict: Permanent}
+	}
+	name := req.Action.Name
+	if !c.enabled[name] {
+		return Accepted{}, &Error{Platform: PlatformCorastone, Endpoint: name, Message: "action not enabled in the configuration", Verdict: Permanent}
+	}
+	if c.cfg.OmitProcessID[name] {
+		processID = ""
+	} else if processID == "" || hasControl(processID) {
+		return Accepted{}, &Error{Platform: PlatformCorastone, Endpoint: name, Message: "processId required", Verdict: Permanent}
+	}
+	path := req.Action.Path
+	if p, ok := c.cfg.Paths[name]; ok {
+		path = p
+	}
+	ans, err := c.call(ctx, name, req.Action.Method, req.target(c.base, path), req.bodyWith(processID))
+	if err != nil {
+		return Accepted{}, err
+	}
+	var out struct {
+		ProcessID       string `json:"processId"`
+		OrchestrationID string `json:"orchestrationId"`
+		AssetID         string `json:"assetId"`
+	}
+	if err := c.decode(name, ans, '{', &out); err != nil {
+		return Accepted{}, err
+	}
+	if out.OrchestrationID == "" {
+		return Accepted{}, c.malformed(name, ans, errors.New("orchestrationId missing"))
+	}
+	if out.ProcessID == "" {
+		out.ProcessID = processID
+	}
+	return Accepted{ProcessID: out.ProcessID, OrchestrationID: out.OrchestrationID, AssetID: out.AssetID}, nil
+}
+
+func actionName(r *Request) string {
+	if r == nil {
+		return ""
+	}
+	return r.Action.Name
+}

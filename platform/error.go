@@ -1,0 +1,352 @@
+package platform
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Verdict says what a caller should do about an *Error.
+type Verdict int
+
+// Verdicts (SPEC §5).
+const (
+	// Permanent: do not retry (400, 401 AU0003, 403, 404, 409, other 4xx, a second 401, 3xx).
+	Permanent Verdict = iota + 1
+	// Transient: retry with back-off (408, 429, 5xx, connection error, timeout, malformed 2xx body).
+	// Callers give 500 a smaller budget: check Error.HTTPStatus == 500.
+	Transient
+	// Auth: the token was refused (401 AU0001). The clients already fetch a new token once and
+	// retry, so a caller only sees Auth from DecodeError, never from a client call.
+	Auth
+)
+
+// String returns "permanent", "transient", "auth" or "verdict(N)".
+func (v Verdict) String() string {
+	switch v {
+	case Permanent:
+		return "permanent"
+	case Transient:
+		return "transient"
+	case Auth:
+		return "auth"
+	}
+	return "verdict(" + strconv.Itoa(int(v)) + ")"
+}
+
+// Error is every failure the clients return (always *Error; test with errors.As).
+type Error struct {
+	Platform   string        // PlatformCorastone | JourneyManager
+	Endpoint   string        // an action name, "orchestrations", "transactions", "token" or "jm-query"
+	HTTPStatus int           // 0: no HTTP answer (connection error, timeout)
+	Code       string        // platform code (IS0012, AU0001, txnAlreadyFinished…), "" if none
+	Message    string        // platform message if found, else a short description
+	Verdict    Verdict       // what to do about it
+	RetryAfter time.Duration // from Retry-After (seconds or HTTP-date); 0 if absent
+	Body       string        // first 256 bytes of the answer's body (valid UTF-8)
+	Err        error         // underlying error, if any
+}
+
+// Error renders "platform endpoint: http 409 IS0012: message" (or "no answer" for status 0).
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Platform)
+	b.WriteByte(' ')
+	b.WriteString(e.Endpoint)
+	b.WriteString(": ")
+	if e.HTTPStatus != 0 {
+		b.WriteString("http ")
+		b.WriteString(strconv.Itoa(e.HTTPStatus))
+	} else {
+		b.WriteString("no answer")
+	}
+	if e.Code != "" {
+		b.WriteByte(' ')
+		b.WriteString(e.Code)
+	}
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	}
+	if e.Err != nil && (e.Message == "" || !strings.Contains(e.Message, e.Err.Error())) {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the underlying error.
+func (e *Error) Unwrap() error { return e.Err }
+
+const (
+	maxBodyExcerpt = 256
+	maxMessage     = 512
+	maxRetryAfter  = 24 * time.Hour
+)
+
+var (
+	corastoneCode = regexp.MustCompile(`[A-Z]{2}[0-9]{4}`)
+	tokenLike     = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]{0,63}$`)
+)
+
+// jmCodes are the documented Journey Manager error keys.
+var jmCodes = [...]string{"internalError", "submitKeyNotSpecified", "txnAlreadyFinished", "txnNotFound", "unableToResolvePortal", "txnDataDeleted"}
+
+// DecodeError turns an HTTP answer into an *Error. It never fails and never panics, whatever the
+// body. The code is found anywhere in the body: for Corastone a `[A-Z]{2}\d{4}` code (a JSON
+// "code" field first, else the first such token in the text); for Journey Manager a documented
+// error key (internalError, submitKeyNotSpecified, txnAlreadyFinished, txnNotFound,
+// unableToResolvePortal…), else any token-like "error"/"code" string field. The message is the
+// platform's ("message" next to the code, else any "message" field), else the status text. The
+// Verdict follows SPEC §5 from the status and code; a 2xx status means the body was not the
+// documented JSON: Transient with Code CodeMalformedResponse. now resolves an HTTP-date
+// Retry-After.
+func DecodeError(platform, endpoint string, status int, h http.Header, body []byte, now time.Time) *Error {
+	e := &Error{Platform: platform, Endpoint: endpoint, HTTPStatus: status, Body: excerpt(body, maxBodyExcerpt)}
+	if h != nil {
+		e.RetryAfter = ParseRetryAfter(h.Get("Retry-After"), now)
+	}
+	if status >= 200 && status < 300 {
+		e.Code, e.Verdict, e.Message = CodeMalformedResponse, Transient, "answer is not the documented JSON"
+		return e
+	}
+	var doc any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if dec.Decode(&doc) != nil {
+		doc = nil
+	}
+	var msg string
+	if platform == JourneyManager {
+		e.Code, msg = jmCode(doc, body)
+	} else {
+		e.Code, msg = corastoneCodeOf(doc, body)
+	}
+	if msg == "" {
+		msg = findString(doc, "message", "errorMessage", "error_description", "detail")
+	}
+	e.Message = cleanText(msg, maxMessage)
+	if e.Message == "" {
+		e.Message = strings.ToLower(http.StatusText(status))
+		if e.Message == "" {
+			e.Message = "unexpected answer"
+		}
+	}
+	e.Verdict = verdictFor(endpoint, status, e.Code)
+	return e
+}
+
+func verdictFor(endpoint string, status int, code string) Verdict {
+	switch {
+	case status == 401 && endpoint == endpointToken:
+		return Permanent // the client credentials themselves were refused
+	case status == 401 && (code == "" || code == "AU0001"):
+		return Auth
+	case status == 408 || status == 429:
+		return Transient
+	case status >= 400 && status < 500:
+		return Permanent
+	case status >= 500 && status < 600, status == 0:
+		return Transient
+	}
+	return Permanent // 1xx, 3xx (redirects are not followed) and nonsense
+}
+
+// corastoneCodeOf finds a Corastone code: a "code" field holding exactly one (with its sibling
+// "message"), else the first code-shaped token in the body, preferring one that stands alone.
+func corastoneCodeOf(doc any, body []byte) (code, msg string) {
+	walkObjects(doc, func(m map[string]any) bool {
+		for _, k := range []string{"code", "errorCode"} {
+			if s, ok := m[k].(string); ok && len(s) == 6 && corastoneCode.MatchString(s) {
+				code, msg = s, stringField(m, "message")
+				return true
+			}
+		}
+		return false
+	})
+	if code != "" {
+		return code, msg
+	}
+	var loose string
+	for _, loc := range corastoneCode.FindAllIndex(body, -1) {
+		c := string(body[loc[0]:loc[1]])
+		before := loc[0] == 0 || !isAlnum(body[loc[0]-1])
+		after := loc[1] == len(body) || !isAlnum(body[loc[1]])
+		if before && after {
+			return c, ""
+		}
+		if loose == "" {
+			loose = c
+		}
+	}
+	return loose, ""
+}
+
+// jmCode finds a Journey Manager error key.
+func jmCode(doc any, body []byte) (code, msg string) {
+	known := func(s string) bool {
+		for _, k := range jmCodes {
+			if s == k {
+				return true
+			}
+		}
+		return false
+	}
+	// 1. a documented key in an "error"/"code" field, 2. a documented key as any string value.
+	for _, fields := range [][]string{{"error", "code", "errorKey"}, nil} {
+		walkObjects(doc, func(m map[string]any) bool {
+			for _, k := range sortedKeys(m) {
+				if fields != nil && !contains(fields, k) {
+					continue
+				}
+				if s, ok := m[k].(string); ok && known(s) {
+					code, msg = s, stringField(m, "message")
+					return true
+				}
+			}
+			return false
+		})
+		if code != "" {
+			return code, msg
+		}
+	}
+	// 3. a documented key anywhere in the text (non-JSON bodies).
+	for _, k := range jmCodes {
+		if bytes.Contains(body, []byte(k)) {
+			return k, ""
+		}
+	}
+	// 4. any token-like "error"/"code" string field.
+	walkObjects(doc, func(m map[string]any) bool {
+		for _, k := range []string{"error", "code"} {
+			if s, ok := m[k].(string); ok && tokenLike.MatchString(s) {
+				code, msg = s, stringField(m, "message")
+				return true
+			}
+		}
+		return false
+	})
+	return code, msg
+}
+
+// walkObjects visits every JSON object in doc depth-first (keys in sorted order, arrays in order)
+// until visit returns true.
+func walkObjects(doc any, visit func(map[string]any) bool) bool {
+	switch v := doc.(type) {
+	case map[string]any:
+		if visit(v) {
+			return true
+		}
+		for _, k := range sortedKeys(v) {
+			if walkObjects(v[k], visit) {
+				return true
+			}
+		}
+	case []any:
+		for _, x := range v {
+			if walkObjects(x, visit) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// findString returns the first string field named one of names anywhere in doc.
+func findString(doc any, names ...string) string {
+	var out string
+	walkObjects(doc, func(m map[string]any) bool {
+		for _, n := range names {
+			if s := stringField(m, n); s != "" {
+				out = s
+				return true
+			}
+		}
+		return false
+	})
+	return out
+}
+
+func stringField(m map[string]any, k string) string {
+	s, _ := m[k].(string)
+	return s
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+// excerpt returns at most n bytes of b, cut at a rune boundary, as valid UTF-8.
+func excerpt(b []byte, n int) string {
+	if len(b) > n {
+		b = b[:n]
+		for i := 0; i < utf8.UTFMax && len(b) > 0 && !utf8.Valid(b); i++ {
+			b = b[:len(b)-1]
+		}
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
+
+// cleanText makes s safe for messages: valid UTF-8, control characters as spaces, at most n bytes.
+func cleanText(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+	return strings.TrimSpace(excerpt([]byte(s), n))
+}
+
+// ParseRetryAfter reads a Retry-After value: delay-seconds or an HTTP-date (relative to now).
+// Absent, invalid or past values give 0; values are capped at 24h.
+func ParseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if strings.Trim(v, "0123456789") == "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
+		}
+		return time.Duration(n) * time.Second
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0
+	}
+	d := t.Sub(now)
+	switch {
+	case d < 0:
+		return 0
+	case d > maxRetryAfter:
+		return maxRetryAfter
+	}
+	return d
+}

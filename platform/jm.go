@@ -1,0 +1,235 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"go.uber.org/zap"
+)
+
+const jmQueryPath = "/workspaces/secure/api/v1/txn/query"
+
+// JMConfig configures the Journey Manager client. Exactly one way of authenticating is given:
+// HTTP Basic (Username, Password) or an OAuth2 client-credentials bearer token (TokenURL,
+// ClientID, ClientSecret).
+type JMConfig struct {
+	BaseURL  string // required, http(s)://host[:port][/prefix]
+	Username string // HTTP Basic
+	Password string // never logged
+	TokenURL string // OAuth2 bearer instead
+	ClientID string
+	// ClientSecret is never logged.
+	ClientSecret   string
+	UserAgent      string            // required; sent on every request
+	RPS            float64           // request rate cap; 0 = unlimited
+	RequestTimeout time.Duration     // per request (and token fetch); default 10s
+	MaxBodyBytes   int64             // response body cap; default 1 MiB
+	Transport      http.RoundTripper // optional (tests); redirects are never followed off BaseURL's host
+}
+
+// Validate names every problem of the configuration at once (errors.Join).
+func (c JMConfig) Validate() error {
+	var errs []error
+	if err := checkURL(c.BaseURL); err != nil {
+		errs = append(errs, errors.New("jm config: base url: "+err.Error()))
+	}
+	basic := c.Username != "" || c.Password != ""
+	bearer := c.TokenURL != "" || c.ClientID != "" || c.ClientSecret != ""
+	switch {
+	case basic && bearer:
+		errs = append(errs, errors.New("jm config: give either username and password or token url, client id and client secret, not both"))
+	case basic && (c.Username == "" || c.Password == ""):
+		errs = append(errs, errors.New("jm config: basic auth needs both username and password"))
+	case bearer && (c.TokenURL == "" || c.ClientID == "" || c.ClientSecret == ""):
+		errs = append(errs, errors.New("jm config: bearer auth needs token url, client id and client secret"))
+	case !basic && !bearer:
+		errs = append(errs, errors.New("jm config: credentials are required (username and password, or token url, client id and client secret)"))
+	}
+	if c.TokenURL != "" {
+		if err := checkURL(c.TokenURL); err != nil {
+			errs = append(errs, errors.New("jm config: token url: "+err.Error()))
+		}
+	}
+	errs = append(errs, checkCommon("jm config", c.UserAgent, c.RPS, c.RequestTimeout, c.MaxBodyBytes)...)
+	return errors.Join(errs...)
+}
+
+// JM is the Journey Manager Workspaces Txn API client (cancel, query). It keeps the session
+// cookies it is given and echoes an XSRF-TOKEN cookie as the X-XSRF-TOKEN header. It is safe for
+// concurrent use.
+type JM struct {
+	core
+	base *url.URL
+}
+
+// NewJM validates cfg, applies its defaults and builds the client; it sends nothing. A nil logger
+// logs nothing; a nil obs observes nothing.
+func NewJM(cfg JMConfig, logger *zap.Logger, obs Observer) (*JM, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	logger = logger.Named("jm")
+	obs = observerOrNop(obs)
+	base, _ := url.Parse(cfg.BaseURL)
+	transport := cfg.Transport
+	if transport == nil {
+		transport = defaultTransport()
+	}
+	rt := &instrumented{base: transport, platform: JourneyManager, userAgent: cfg.UserAgent, obs: obs}
+	jar := newSessionJar()
+	var auth authenticator = basicAuth{cfg.Username, cfg.Password}
+	if cfg.TokenURL != "" {
+		tokenURL, _ := url.Parse(cfg.TokenURL)
+		tc := &http.Client{Transport: rt, Timeout: cfg.RequestTimeout, CheckRedirect: redirectPolicy(tokenURL)}
+		auth = newTokenSource(JourneyManager, cfg.TokenURL, cfg.ClientID, cfg.ClientSecret, nil, tc, cfg.RequestTimeout, obs, logger)
+	}
+	return &JM{base: base, core: core{
+		platform: JourneyManager,
+		http:     &http.Client{Transport: rt, Jar: jar, CheckRedirect: redirectPolicy(base)},
+		limiter:  newLimiter(cfg.RPS),
+		timeout:  cfg.RequestTimeout,
+		maxBody:  cfg.MaxBodyBytes,
+		auth:     auth,
+		jar:      jar,
+		obs:      obs,
+		log:      logger,
+	}}, nil
+}
+
+// Txn is a Journey Manager transaction as Query sees it.
+type Txn struct {
+	SubmitKey  string
+	FormStatus string // Abandoned, Assigned, Completed, Opened, Saved, Submitted, Expired (any casing)
+}
+
+// Cancel abandons the transaction of a cancel-txn Request (POST …/txn/cancel). A 200 gives
+// ("Abandoned", nil). A 400 txnAlreadyFinished is told apart by a Query: Abandoned (any casing) →
+// ("Abandoned", nil); another status → (that status, the txnAlreadyFinished *Error, Permanent); a
+// transaction the query cannot find → ("", the txnAlreadyFinished *Error). Any other failure is
+// returned as is (an *Error).
+func (j *JM) Cancel(ctx context.Context, req *Request) (formStatus string, err error) {
+	if req == nil || req.Action.spec == nil || req.Action.Platform != JourneyManager {
+		return "", &Error{Platform: JourneyManager, Endpoint: actionName(req), Message: "not a Journey Manager request", Verdict: Permanent}
+	}
+	_, err = j.call(ctx, req.Action.Name, req.Action.Method, j.url(req.Action.Path), req.body)
+	if err == nil {
+		return "Abandoned", nil
+	}
+	var e *Error
+	if !errors.As(err, &e) || e.Code != "txnAlreadyFinished" {
+		return "", err
+	}
+	txn, qerr := j.Query(ctx, req.submitKey)
+	var qe *Error
+	switch {
+	case errors.As(qerr, &qe) && qe.Code == "txnNotFound":
+		return "", e
+	case qerr != nil:
+		return "", qerr
+	case strings.EqualFold(txn.FormStatus, "Abandoned"):
+		return "Abandoned", nil
+	}
+	e.Verdict = Permanent
+	return txn.FormStatus, e
+}
+
+// Query returns the transaction with submitKey (POST …/txn/query filtered by submitKey, which
+// also finds Abandoned and Completed ones). None → *Error Code "txnNotFound", Permanent.
+func (j *JM) Query(ctx context.Context, submitKey string) (Txn, error) {
+	if submitKey == "" || hasControl(submitKey) || utf8.RuneCountInString(submitKey) > maxIdentLen || !utf8.ValidString(submitKey) {
+		return Txn{}, &Error{Platform: JourneyManager, Endpoint: endpointJMQuery, Message: "invalid submitKey", Verdict: Permanent}
+	}
+	body := []byte(`{"fetchLimit":1,"fetchOffset":0,"filters":[{"criteria":["submitKey = {0}"],"params":[` +
+		string(appendString(nil, submitKey)) + `],"operator":"AND"}]}`)
+	ans, err := j.call(ctx, endpointJMQuery, http.MethodPost, j.url(jmQueryPath), body)
+	if err != nil {
+		return Txn{}, err
+	}
+	var out struct {
+		Result *[]struct {
+			SubmitKey  *string `json:"submitKey"`
+			FormStatus string  `json:"formStatus"`
+		} `json:"result"`
+	}
+	if err := j.decode(endpointJMQuery, ans, '{', &out); err != nil {
+		return Txn{}, err
+	}
+	if out.Result == nil {
+		return Txn{}, j.malformed(endpointJMQuery, ans, errors.New("result missing"))
+	}
+	for _, row := range *out.Result {
+		if row.SubmitKey != nil && *row.SubmitKey != submitKey {
+			continue // not ours: the filter was not applied
+		}
+		if row.FormStatus == "" {
+			return Txn{}, j.malformed(endpointJMQuery, ans, errors.New("formStatus missing"))
+		}
+		return Txn{SubmitKey: submitKey, FormStatus: row.FormStatus}, nil
+	}
+	j.observeCode("txnNotFound")
+	return Txn{}, &Error{Platform: JourneyManager, Endpoint: endpointJMQuery, HTTPStatus: ans.status, Code: "txnNotFound",
+		Message: "no transaction with that submitKey", Verdict: Permanent}
+}
+
+func (j *JM) url(path string) *url.URL {
+	u := *j.base
+	u.Path = strings.TrimSuffix(j.base.Path, "/") + path
+	u.RawPath = ""
+	return &u
+}
+
+// sessionJar is a cookie jar that can be emptied (after a 401) while requests run.
+type sessionJar struct {
+	mu  sync.Mutex
+	jar *cookiejar.Jar
+}
+
+func newSessionJar() *sessionJar {
+	j, _ := cookiejar.New(nil) // never fails without options
+	return &sessionJar{jar: j}
+}
+
+func (s *sessionJar) current() *cookiejar.Jar {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.jar
+}
+
+func (s *sessionJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
+	s.current().SetCookies(u, cookies)
+}
+
+func (s *sessionJar) Cookies(u *url.URL) []*http.Cookie { return s.current().Cookies(u) }
+
+func (s *sessionJar) reset() {
+	j, _ := cookiejar.New(nil)
+	s.mu.Lock()
+	s.jar = j
+	s.mu.Unlock()
+}
+
+// xsrf returns the XSRF-TOKEN cookie's value for u, or "".
+func (s *sessionJar) xsrf(u *url.URL) string {
+	for _, c := range s.Cookies(u) {
+		if c.Name == "XSRF-TOKEN" {
+			return c.Value
+		}
+	}
+	return ""
+}

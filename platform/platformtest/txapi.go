@@ -1,0 +1,265 @@
+package platformtest
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Limits of the Transactions API (reference §3).
+const (
+	maxPage           = 50
+	maxOrchIDs        = 50 // orchestrationIdsFilter on /transactions/orchestrations
+	maxTxOrchIDs      = 10 // orchestrationIdsFilter on /transactions
+	maxProcessIDs     = 50
+	maxStatusFilter   = 5
+	maxOrgIDs         = 10
+	maxMethodFilter   = 253
+	maxSourceTxFilter = 50
+)
+
+var (
+	orchStatuses = []string{"queued", "in_progress", "success", "failed", "dlq"}
+	txStatuses   = []string{"in_progress", "success", "failed", "timed_out", "queued"}
+)
+
+// listParams parses a list endpoint's query: only allowed names, each at most once.
+type listParams struct {
+	q        url.Values
+	problems []string
+}
+
+func parseListParams(raw string, allowed ...string) *listParams {
+	q, err := url.ParseQuery(raw)
+	p := &listParams{q: q}
+	if err != nil {
+		p.problems = append(p.problems, "invalid query string")
+	}
+	for k, v := range q {
+		switch {
+		case !slices.Contains(allowed, k):
+			p.problems = append(p.problems, "unknown query parameter "+k)
+		case len(v) != 1:
+			p.problems = append(p.problems, "query parameter "+k+" given more than once")
+		}
+	}
+	return p
+}
+
+// int reads a non-negative integer in [lo, hi]; def if absent.
+func (p *listParams) int(name string, def, lo, hi int) int {
+	v := p.q.Get(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		p.problems = append(p.problems, fmt.Sprintf("%s must be an integer from %d to %d", name, lo, hi))
+		return def
+	}
+	return n
+}
+
+// list reads a comma-separated list of at most limit values, each v4 UUIDs if uuids, each in
+// enum if enum is not nil. nil if absent.
+func (p *listParams) list(name string, limit int, uuids bool, enum []string) []string {
+	v, ok := p.q[name]
+	if !ok {
+		return nil
+	}
+	vals := strings.Split(v[0], ",")
+	if len(vals) > limit {
+		p.problems = append(p.problems, fmt.Sprintf("%s takes at most %d values", name, limit))
+	}
+	for _, x := range vals {
+		switch {
+		case x == "":
+			p.problems = append(p.problems, name+" has an empty value")
+		case uuids && !isV4(x):
+			p.problems = append(p.problems, name+" values must be v4 UUIDs")
+		case enum != nil && !slices.Contains(enum, x):
+			p.problems = append(p.problems, fmt.Sprintf("%s values must be among %s", name, strings.Join(enum, ",")))
+		default:
+			continue
+		}
+		break
+	}
+	return vals
+}
+
+// handleOrchestrations is GET /external/v1/transactions/orchestrations: a JSON array of the
+// matching orchestrations in creation order, with their status as of now.
+func (s *Simulator) handleOrchestrations(w http.ResponseWriter, r *http.Request, now time.Time) reply {
+	if _, rep, ok := s.authorize(w, r, scopeRead, now); !ok {
+		return rep
+	}
+	p := parseListParams(r.URL.RawQuery, "pageSize", "offset", "orchestrationIdsFilter",
+		"orchestrationStatusFilter", "sourceTransactionIdsFilter")
+	size := p.int("pageSize", maxPage, 1, maxPage)
+	offset := p.int("offset", 0, 0, 1<<31-1)
+	ids := p.list("orchestrationIdsFilter", maxOrchIDs, true, nil)
+	statuses := p.list("orchestrationStatusFilter", maxStatusFilter, false, orchStatuses)
+	sources := p.list("sourceTransactionIdsFilter", maxSourceTxFilter, true, nil)
+	if len(p.problems) > 0 {
+		return badPayload(p.problems...)
+	}
+	n := now.UnixNano()
+	buf := getBuf()
+	b := append(*buf, '[')
+	s.mu.RLock()
+	var picked []*orch
+	if ids != nil {
+		picked = make([]*orch, 0, len(ids))
+		for _, id := range ids {
+			if o := s.orchs[strings.ToLower(id)]; o != nil && !slices.Contains(picked, o) {
+				picked = append(picked, o)
+			}
+		}
+		slices.SortFunc(picked, func(a, b *orch) int { return int(a.seq - b.seq) })
+	} else {
+		picked = s.orchList
+	}
+	skipped, written := 0, 0
+	for _, o := range picked {
+		if written == size {
+			break
+		}
+		if statuses != nil {
+			if st, _ := o.statusAt(n); !slices.Contains(statuses, st) {
+				continue
+			}
+		}
+		if sources != nil && !slices.ContainsFunc(sources, func(x string) bool { return strings.EqualFold(x, o.id) }) {
+			continue
+		}
+		if skipped < offset {
+			skipped++
+			continue
+		}
+		if written > 0 {
+			b = append(b, ',')
+		}
+		b = appendOrch(b, o, n)
+		written++
+	}
+	s.mu.RUnlock()
+	*buf = append(b, ']')
+	return reply{status: http.StatusOK, body: *buf, buf: buf}
+}
+
+// txEntry is one orchestrated transaction selected by the transactions endpoint.
+type txEntry struct {
+	o *orch
+	i int
+}
+
+// handleTransactions is GET /external/v1/transactions: one entry per orchestration step.
+func (s *Simulator) handleTransactions(w http.ResponseWriter, r *http.Request, now time.Time) reply {
+	if _, rep, ok := s.authorize(w, r, scopeRead, now); !ok {
+		return rep
+	}
+	p := parseListParams(r.URL.RawQuery, "pageSize", "offset", "blockNumber", "transactionId", "channelName",
+		"transactionStatusFilter", "transactionMethodFilter", "processIdsFilter", "orgIdsFilter", "orchestrationIdsFilter")
+	f := txFilter{
+		block:    p.int("blockNumber", -1, 0, 1<<31-1),
+		txID:     p.q.Get("transactionId"),
+		channel:  p.q.Get("channelName"),
+		statuses: p.list("transactionStatusFilter", maxStatusFilter, false, txStatuses),
+		methods:  p.list("transactionMethodFilter", maxMethodFilter, false, nil),
+		orgs:     p.list("orgIdsFilter", maxOrgIDs, false, nil),
+	}
+	size := p.int("pageSize", maxPage, 1, maxPage)
+	offset := p.int("offset", 0, 0, 1<<31-1)
+	pids := p.list("processIdsFilter", maxProcessIDs, true, nil)
+	oids := p.list("orchestrationIdsFilter", maxTxOrchIDs, true, nil)
+	if len(f.txID) > 500 || len(f.channel) > 20 {
+		p.problems = append(p.problems, "transactionId or channelName too long")
+	}
+	if len(p.problems) > 0 {
+		return badPayload(p.problems...)
+	}
+	n := now.UnixNano()
+	s.mu.RLock()
+	entries := s.selectSteps(pids, oids)
+	b := append(make([]byte, 0, 1024), '[')
+	skipped, written := 0, 0
+	for _, e := range entries {
+		if written == size {
+			break
+		}
+		if !f.match(e, n) {
+			continue
+		}
+		if skipped < offset {
+			skipped++
+			continue
+		}
+		if written > 0 {
+			b = append(b, ',')
+		}
+		b = appendTx(b, e, n)
+		written++
+	}
+	s.mu.RUnlock()
+	return reply{status: http.StatusOK, body: append(b, ']')}
+}
+
+// selectSteps lists the steps named by the id filters (both: steps matching both), in creation
+// and step order; s.mu must be held.
+func (s *Simulator) selectSteps(pids, oids []string) []txEntry {
+	var out []txEntry
+	switch {
+	case pids != nil:
+		for _, pid := range pids {
+			o, i := s.stepOf(pid)
+			if o == nil || slices.Contains(out, txEntry{o, i}) {
+				continue
+			}
+			if oids == nil || slices.ContainsFunc(oids, func(x string) bool { return strings.EqualFold(x, o.id) }) {
+				out = append(out, txEntry{o, i})
+			}
+		}
+	case oids != nil:
+		for _, id := range oids {
+			if o := s.orchs[strings.ToLower(id)]; o != nil && !slices.ContainsFunc(out, func(e txEntry) bool { return e.o == o }) {
+				for i := range o.steps {
+					out = append(out, txEntry{o, i})
+				}
+			}
+		}
+	default:
+		for _, o := range s.orchList {
+			for i := range o.steps {
+				out = append(out, txEntry{o, i})
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b txEntry) int {
+		if a.o != b.o {
+			return int(a.o.seq - b.o.seq)
+		}
+		return a.i - b.i
+	})
+	return out
+}
+
+// stepOf finds the orchestration and step index of a processId.
+func (s *Simulator) stepOf(pid string) (*orch, int) {
+	if o := s.orchs[strings.ToLower(pid)]; o != nil {
+		return o, 0
+	}
+	if u, err := parseUUID(pid); err == nil {
+		if o := s.stepIdx[u]; o != nil {
+			for i := 1; i < len(o.steps); i++ {
+				if o.steps[i].pid == u {
+					return o, i
+				}
+			}
+		}
+	}
+	return nil, 0
+}

@@ -1,0 +1,104 @@
+package poller
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// MaxBatchSize is the most orchestrationIds the Transactions API accepts in
+// one orchestrationIdsFilter (SPEC §2).
+const MaxBatchSize = 50
+
+// Config tunes a Poller. The zero value of every field means its default.
+type Config struct {
+	// Source is the CloudEvents source of the terminal events. Default "txworker".
+	Source string
+	// Interval is the first wait between two polls of one orchestration;
+	// it doubles with every delivery up to MaxInterval. Default 2s.
+	Interval time.Duration
+	// MaxInterval is the longest wait between two polls of one
+	// orchestration, and the retry period of a permanent poll fault.
+	// Default 30s.
+	MaxInterval time.Duration
+	// BatchSize is the most orchestrationIds per Transactions API request.
+	// Default and maximum 50.
+	BatchSize int
+	// FetchMax is the most tracking messages fetched per cycle. Default 500.
+	FetchMax int
+	// FetchWait is how long one fetch waits for due messages; messages that
+	// become due within it are polled in the same cycle. Default 250ms.
+	FetchWait time.Duration
+	// Parallel is the most poll requests in flight at once. Default 4.
+	Parallel int
+	// UnknownLimit is how many polls an orchestration may be absent from the
+	// platform's answer before its command ends failed with code
+	// ORCHESTRATION_UNKNOWN. Default 10.
+	UnknownLimit int
+	// Naive polls one orchestration per request at a fixed Interval without
+	// jitter: the baseline for benchmarks, never for production.
+	Naive bool
+}
+
+func (c Config) withDefaults() Config {
+	if c.Source == "" {
+		c.Source = "txworker"
+	}
+	if c.Interval == 0 {
+		c.Interval = 2 * time.Second
+	}
+	if c.MaxInterval == 0 {
+		c.MaxInterval = 30 * time.Second
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = MaxBatchSize
+	}
+	if c.FetchMax == 0 {
+		c.FetchMax = 500
+	}
+	if c.FetchWait == 0 {
+		c.FetchWait = 250 * time.Millisecond
+	}
+	if c.Parallel == 0 {
+		c.Parallel = 4
+	}
+	if c.UnknownLimit == 0 {
+		c.UnknownLimit = 10
+	}
+	return c
+}
+
+// Validate reports every invalid setting at once (zero values stand for
+// their defaults and are valid).
+func (c Config) Validate() error {
+	var errs []error
+	if c.Interval < 0 || c.MaxInterval < 0 || c.FetchWait < 0 {
+		errs = append(errs, errors.New("durations must not be negative"))
+	}
+	d := c.withDefaults()
+	if d.Interval < time.Millisecond {
+		errs = append(errs, fmt.Errorf("interval %s: must be at least 1ms", d.Interval))
+	}
+	if d.MaxInterval < d.Interval {
+		errs = append(errs, fmt.Errorf("max interval %s: must not be below interval %s", d.MaxInterval, d.Interval))
+	}
+	if d.FetchWait < time.Millisecond {
+		errs = append(errs, fmt.Errorf("fetch wait %s: must be at least 1ms", d.FetchWait))
+	}
+	if d.BatchSize < 1 || d.BatchSize > MaxBatchSize {
+		errs = append(errs, fmt.Errorf("batch size %d: must be between 1 and %d", c.BatchSize, MaxBatchSize))
+	}
+	if d.FetchMax < 1 {
+		errs = append(errs, fmt.Errorf("fetch max %d: must be positive", c.FetchMax))
+	}
+	if d.Parallel < 1 {
+		errs = append(errs, fmt.Errorf("parallel %d: must be positive", c.Parallel))
+	}
+	if d.UnknownLimit < 1 {
+		errs = append(errs, fmt.Errorf("unknown limit %d: must be positive", c.UnknownLimit))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("poller config: %w", err)
+	}
+	return nil
+}

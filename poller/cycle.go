@@ -1,0 +1,271 @@
+package poller
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/txworker/txworker/metrics"
+	"github.com/txworker/txworker/platform"
+)
+
+// cycle works one fetched batch to its end: when it returns, every message
+// has been acknowledged, re-scheduled, handed back or terminated. Messages
+// whose request met a platform fault stay in hand and are polled again once
+// the pause is over; on ctx cancel the rest is handed back.
+func (p *Poller) cycle(ctx context.Context, msgs []jetstream.Msg) {
+	items := p.decode(msgs)
+	if len(items) == 0 {
+		return
+	}
+	p.observeOldest(items)
+	work, stopWork := p.workContext(ctx)
+	defer stopWork()
+	stopKeep := p.keepAlive(items)
+	defer stopKeep()
+	for len(items) > 0 {
+		if !p.waitPause(ctx) {
+			p.handBack(items)
+			return
+		}
+		items = p.pollAll(ctx, work, items)
+	}
+}
+
+// decode turns messages into items; an undecodable message cannot become
+// an event and is terminated.
+func (p *Poller) decode(msgs []jetstream.Msg) []*item {
+	items := make([]*item, 0, len(msgs))
+	for _, msg := range msgs {
+		it := &item{msg: msg}
+		meta, err := msg.Metadata()
+		if err == nil {
+			it.polls = int(meta.NumDelivered)
+			err = json.Unmarshal(msg.Data(), &it.track)
+		}
+		if err == nil && (it.track.CommandID == "" || it.track.OrchestrationID == "") {
+			err = errMissingIDs
+		}
+		if err != nil {
+			n := p.dropped.Add(1)
+			p.log.Error("undecodable tracking message terminated",
+				zap.String("subject", msg.Subject()), zap.Uint64("dropped_total", n), zap.Error(err))
+			if err := msg.TermWithReason("undecodable tracking message"); err != nil {
+				p.log.Warn("terminate tracking message", zap.Error(err))
+			}
+			continue
+		}
+		items = append(items, it)
+	}
+	return items
+}
+
+// pollAll sends one request per group of items, at most Parallel at once,
+// and returns the items to poll again after a pause. Once a request has met
+// a fault, the requests not yet sent are not sent, and after the pause the
+// first request probes alone. On ctx cancel the items not yet sent (and
+// those to poll again) are handed back.
+func (p *Poller) pollAll(ctx, work context.Context, items []*item) []*item {
+	size := p.cfg.BatchSize
+	if p.cfg.Naive {
+		size = 1
+	}
+	reqs := assemble(items, size)
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		retry []*item
+		sem   = make(chan struct{}, p.cfg.Parallel)
+	)
+	again := func(its []*item) {
+		mu.Lock()
+		retry = append(retry, its...)
+		mu.Unlock()
+	}
+	for i, r := range reqs {
+		acquired := false
+		select {
+		case sem <- struct{}{}:
+			acquired = ctx.Err() == nil
+		case <-ctx.Done():
+		}
+		if !acquired || p.gate.remaining(p.now()) > 0 {
+			if acquired {
+				<-sem
+			}
+			for _, rest := range reqs[i:] {
+				again(rest.items)
+			}
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			again(p.poll(work, r))
+		})
+		if p.gate.probing() {
+			wg.Wait() // after a fault, one request at a time until one is answered
+		}
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		p.handBack(retry)
+		return nil
+	}
+	return retry
+}
+
+// poll sends one request and settles or re-schedules its items; it returns
+// the items to poll again after a pause.
+func (p *Poller) poll(ctx context.Context, r request) []*item {
+	orchs, err := p.plat.Orchestrations(ctx, r.ids)
+	p.m.Poll(len(r.ids))
+	if err != nil {
+		p.fault(ctx, metrics.StagePoll, err, len(r.ids))
+		return r.items
+	}
+	p.answered()
+	byID := make(map[string]platform.Orchestration, len(orchs))
+	for _, o := range orchs {
+		if _, dup := byID[o.OrchestrationID]; !dup {
+			byID[o.OrchestrationID] = o
+		}
+	}
+	now := p.now()
+	var failed []ended
+	for _, it := range r.items {
+		o, found := byID[it.track.OrchestrationID]
+		s := p.decide(it.track, it.polls, o, found, now)
+		if s.detail {
+			failed = append(failed, ended{it, o, s})
+			continue
+		}
+		p.apply(ctx, it, s)
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	return p.details(ctx, failed)
+}
+
+// ended is an item whose orchestration ended failed or dlq.
+type ended struct {
+	it *item
+	o  platform.Orchestration
+	s  step
+}
+
+// details finds the failing step of ended orchestrations (≤10 per request)
+// and settles their items. After a transient fault the items are polled
+// again (at most detailTries times); after a permanent one, or then, they
+// are settled without the step.
+func (p *Poller) details(ctx context.Context, es []ended) []*item {
+	ids := make([]string, 0, len(es))
+	seen := make(map[string]bool, len(es))
+	for _, e := range es {
+		if !seen[e.o.OrchestrationID] {
+			seen[e.o.OrchestrationID] = true
+			ids = append(ids, e.o.OrchestrationID)
+		}
+	}
+	var txs []platform.Transaction
+	var failure error
+	for _, c := range chunks(ids, 10) {
+		got, err := p.plat.Transactions(ctx, platform.TransactionFilter{OrchestrationIDs: c})
+		if err != nil {
+			failure = err
+			break
+		}
+		txs = append(txs, got...)
+	}
+	if failure != nil && p.fault(ctx, metrics.StageDetail, failure, len(ids)) {
+		var retry []*item
+		for _, e := range es {
+			if e.it.detailFaults++; e.it.detailFaults < detailTries || ctx.Err() != nil {
+				retry = append(retry, e.it)
+				continue
+			}
+			p.log.Warn("failing step unknown: settling without it", e.it.fields(zap.Error(failure))...)
+			p.apply(ctx, e.it, e.s)
+		}
+		return retry
+	}
+	if failure == nil {
+		p.answered()
+	}
+	for _, e := range es {
+		e.s.result = withFailedStep(e.s.result, e.o, txs)
+		p.apply(ctx, e.it, e.s)
+	}
+	return nil
+}
+
+// keepAlive tells the server every AckWait/3 that the items not yet done
+// are being worked on, until the returned stop is called.
+func (p *Poller) keepAlive(items []*item) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(max(p.ackWait/3, 10*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			for _, it := range items {
+				if !it.done.Load() {
+					_ = it.msg.InProgress() // a lost one only means an earlier redelivery
+				}
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}
+
+// workContext is the context of the platform and bus calls of a cycle: it
+// survives ctx's cancel by shutdownGrace, so that requests in flight at
+// shutdown can still finish.
+func (p *Poller) workContext(ctx context.Context) (context.Context, func()) {
+	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var mu sync.Mutex
+	var timer *time.Timer
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		timer = time.AfterFunc(shutdownGrace, cancel)
+		mu.Unlock()
+	})
+	return work, func() {
+		stop()
+		mu.Lock()
+		if timer != nil {
+			timer.Stop()
+		}
+		mu.Unlock()
+		cancel()
+	}
+}
+
+// handBack re-schedules unfinished items at once for any replica.
+func (p *Poller) handBack(items []*item) {
+	for _, it := range items {
+		p.nak(it, handBackDelay)
+	}
+}
+
+// observeOldest sets the oldest-tracked gauge from the batch in hand.
+func (p *Poller) observeOldest(items []*item) {
+	var oldest time.Time
+	for _, it := range items {
+		if a := it.track.AcceptedAt; !a.IsZero() && (oldest.IsZero() || a.Before(oldest)) {
+			oldest = a
+		}
+	}
+	if !oldest.IsZero() {
+		p.m.SetOldestTracked(max(p.now().Sub(oldest), 0))
+	}
+}

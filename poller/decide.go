@@ -1,0 +1,166 @@
+package poller
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/txworker/txworker/platform"
+	"github.com/txworker/txworker/queue"
+)
+
+// Error codes of the terminal events the poller publishes for commands whose
+// orchestration did not succeed.
+const (
+	// CodeOrchestrationFailed: the orchestration ended "failed".
+	CodeOrchestrationFailed = "ORCHESTRATION_FAILED"
+	// CodeOrchestrationDLQ: the orchestration ended "dlq".
+	CodeOrchestrationDLQ = "ORCHESTRATION_DLQ"
+	// CodeOrchestrationUnknown: the platform did not know the orchestration
+	// it had returned for more than Config.UnknownLimit polls.
+	CodeOrchestrationUnknown = "ORCHESTRATION_UNKNOWN"
+)
+
+const (
+	statusSuccess = "success"
+	statusFailed  = "failed"
+	statusDLQ     = "dlq"
+	txTimedOut    = "timed_out"
+
+	// minDelay is the shortest re-scheduling delay, used when the deadline
+	// is (almost) due: the next delivery is the one last poll.
+	minDelay = 10 * time.Millisecond
+)
+
+// step is what becomes of one tracking message after a poll.
+type step struct {
+	settle bool          // settle with result and acknowledge
+	result queue.Result  // when settle
+	detail bool          // failed/dlq: look up the failing step before settling
+	delay  time.Duration // when !settle: NakWithDelay
+}
+
+// decide maps one poll's answer for a tracking message to a step. polls is
+// the message's delivery count (the polls made for it, this one included);
+// found reports whether the orchestration was in the answer.
+func (p *Poller) decide(t queue.Track, polls int, o platform.Orchestration, found bool, now time.Time) step {
+	if found && o.Terminal() {
+		return step{settle: true, result: terminalResult(o, polls, now), detail: o.Status != statusSuccess}
+	}
+	lastStatus := ""
+	if found {
+		lastStatus = o.Status
+	}
+	if !t.Deadline.IsZero() && !now.Before(t.Deadline) {
+		return step{settle: true, result: queue.Result{
+			Outcome:        queue.OutcomeTimedOut,
+			PlatformStatus: lastStatus,
+			SettledAt:      now,
+			Polls:          polls,
+		}}
+	}
+	if !found && polls > p.cfg.UnknownLimit {
+		return step{settle: true, result: queue.Result{
+			Outcome: queue.OutcomeFailed,
+			Error: &queue.ErrorInfo{
+				Code: CodeOrchestrationUnknown,
+				Message: fmt.Sprintf("the platform does not know orchestration %s: absent from %d polls",
+					t.OrchestrationID, polls),
+			},
+			SettledAt: now,
+			Polls:     polls,
+		}}
+	}
+	return step{delay: p.nextDelay(polls, t.Deadline, now)}
+}
+
+// terminalResult is the result of an orchestration that has ended.
+// settledAt is the orchestration's own timestamp when it has one.
+func terminalResult(o platform.Orchestration, polls int, now time.Time) queue.Result {
+	r := queue.Result{PlatformStatus: o.Status, SettledAt: now, Polls: polls}
+	if !o.Timestamp.IsZero() {
+		r.SettledAt = o.Timestamp.Time
+	}
+	switch o.Status {
+	case statusSuccess:
+		r.Outcome = queue.OutcomeSucceeded
+	case statusDLQ:
+		r.Outcome = queue.OutcomeFailed
+		r.Error = &queue.ErrorInfo{Code: CodeOrchestrationDLQ,
+			Message: fmt.Sprintf("orchestration %s ended dlq", o.OrchestrationID)}
+	default:
+		r.Outcome = queue.OutcomeFailed
+		r.Error = &queue.ErrorInfo{Code: CodeOrchestrationFailed,
+			Message: fmt.Sprintf("orchestration %s ended %s", o.OrchestrationID, o.Status)}
+	}
+	return r
+}
+
+// withFailedStep adds the failing step found among txs to a failed result.
+func withFailedStep(r queue.Result, o platform.Orchestration, txs []platform.Transaction) queue.Result {
+	pid, status := failedStep(o, txs)
+	if pid == "" {
+		return r
+	}
+	r.FailedProcessID, r.FailedStatus = pid, status
+	if r.Error != nil {
+		e := *r.Error
+		e.Message = fmt.Sprintf("%s at step %s (%s)", e.Message, pid, status)
+		r.Error = &e
+	}
+	return r
+}
+
+// failedStep returns the step that made o fail: the first failed (or timed
+// out) transaction in the orchestration's processIds order — later steps are
+// marked failed automatically — else the first such transaction of o in
+// answer order. It returns "" when txs name none.
+func failedStep(o platform.Orchestration, txs []platform.Transaction) (processID, status string) {
+	bad := func(tx platform.Transaction) bool {
+		return tx.OrchestrationID == o.OrchestrationID && (tx.Status == statusFailed || tx.Status == txTimedOut)
+	}
+	for _, pid := range o.ProcessIDs {
+		for _, tx := range txs {
+			if tx.ProcessID == pid && bad(tx) {
+				return tx.ProcessID, tx.Status
+			}
+		}
+	}
+	for _, tx := range txs {
+		if bad(tx) {
+			return tx.ProcessID, tx.Status
+		}
+	}
+	return "", ""
+}
+
+// nextDelay is the wait before the next poll after the polls-th one: the
+// back-off, never past the deadline (the delivery after it is the last poll).
+func (p *Poller) nextDelay(polls int, deadline, now time.Time) time.Duration {
+	d := p.backoff(polls)
+	if !deadline.IsZero() {
+		if rem := deadline.Sub(now); d > rem {
+			d = max(rem, minDelay)
+		}
+	}
+	return d
+}
+
+// backoff is Interval doubled per poll made (n ≥ 1) up to MaxInterval, with
+// equal jitter (half fixed, half random) so that orchestrations accepted
+// together drift apart. Naive mode: Interval, no jitter.
+func (p *Poller) backoff(n int) time.Duration {
+	return p.cfg.backoff(n, p.rand)
+}
+
+func (c Config) backoff(n int, rand func(int64) int64) time.Duration {
+	if c.Naive {
+		return c.Interval
+	}
+	d := c.Interval
+	for i := 1; i < n && d < c.MaxInterval; i++ {
+		d *= 2
+	}
+	d = min(d, c.MaxInterval)
+	half := d / 2
+	return half + time.Duration(rand(int64(d-half)+1))
+}

@@ -1,0 +1,43 @@
+// Package poller follows accepted Corastone orchestrations until they end
+// and publishes exactly one terminal event per command (SPEC §4, §8).
+//
+// What is being tracked lives in JetStream, not in memory: the worker
+// publishes one queue.Track message per accepted orchestration on the
+// tracking work-queue stream, and every replica's [Poller] fetches from the
+// same durable pull consumer. A replica killed at any instant loses nothing:
+// its unacknowledged messages are redelivered to another one.
+//
+// One cycle of [Poller.Run]:
+//
+//  1. fetch up to Config.FetchMax due tracking messages (waiting at most
+//     Config.FetchWait, which is also the window in which due messages are
+//     gathered into one cycle);
+//  2. group their orchestrationIds into as few Transactions API requests as
+//     possible (at most Config.BatchSize ids each, at most Config.Parallel in
+//     flight) and poll;
+//  3. per message: a terminal orchestration ("success" → succeeded,
+//     "failed"/"dlq" → failed, with the failing step found through
+//     GET /external/v1/transactions) is settled through queue.Bus.Settle,
+//     which records the outcome first-writer-wins and publishes the event
+//     once, and the message is acknowledged; a running one is re-scheduled
+//     with NakWithDelay (back-off from Config.Interval doubling per delivery
+//     up to Config.MaxInterval, equal jitter, never past the deadline); once
+//     the deadline has passed, that poll was the last one and the command
+//     ends "timed_out"; an orchestration the platform does not know is
+//     polled Config.UnknownLimit times, then ends "failed" with code
+//     ORCHESTRATION_UNKNOWN.
+//
+// A transient fault or 429 on the Transactions API pauses the whole poller:
+// no request goes out before its Retry-After (or back-off) has passed. The
+// messages of the failed request are kept in hand (kept alive with
+// InProgress) and polled again after the pause, so a platform outage does
+// not count as polls against their back-off or unknown limit. A permanent
+// fault (e.g. 403 AU0002) is logged as an error and retried every
+// Config.MaxInterval: tracking is never dropped.
+//
+// The poller holds no goroutine, timer or map entry per tracked
+// orchestration beyond the batch in hand. On shutdown it stops fetching,
+// finishes the requests in flight if they answer within a short grace, and
+// hands every other message back with a 100 ms NakWithDelay so another
+// replica takes it at once.
+package poller

@@ -1,0 +1,325 @@
+package poller
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/txworker/txworker/platform"
+	"github.com/txworker/txworker/queue"
+	"github.com/txworker/txworker/queue/queuetest"
+)
+
+// env is an embedded NATS server with the txworker streams, and the test's
+// own connection to it (claims, tracking messages, events).
+type env struct {
+	url string
+	bus *queue.Bus
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	url, _, _ := queuetest.StartServer(t)
+	return &env{url: url, bus: connect(t, url)}
+}
+
+// connect opens and provisions a bus: one per poller instance ("replica").
+func connect(t *testing.T, url string) *queue.Bus {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, err := queue.Connect(ctx, queue.Config{URL: url, Provision: true}, testLogger(t))
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(func() { _ = b.Drain() })
+	if err := b.Provision(ctx); err != nil {
+		t.Fatalf("provision: %v", err)
+	}
+	return b
+}
+
+func testLogger(t *testing.T) *zap.Logger {
+	return zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+}
+
+// track stores an accepted claim and publishes its tracking message, as the
+// worker does after the platform accepted an action.
+func (e *env) track(t *testing.T, commandID, orchestrationID string, deadline time.Time) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	now := time.Now()
+	tr := queue.Track{CommandID: commandID, Action: "revert-to-active", ProcessID: orchestrationID,
+		OrchestrationID: orchestrationID, Resource: "USS3JKS01I00",
+		ReceivedAt: now, AcceptedAt: now, Deadline: deadline, Attempts: 1}
+	cl := claimFromTrack(tr)
+	if _, _, err := e.bus.Claims().Create(ctx, cl); err != nil {
+		t.Fatalf("create claim %s: %v", commandID, err)
+	}
+	if err := e.bus.PublishTrack(ctx, tr); err != nil {
+		t.Fatalf("publish track %s: %v", commandID, err)
+	}
+}
+
+// events returns every event on the events stream, in stream order.
+func (e *env) events(t *testing.T) []queue.Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	js := e.bus.JetStream()
+	name, err := js.StreamNameBySubject(ctx, e.bus.Prefix()+".evt.>")
+	if err != nil {
+		t.Fatalf("events stream: %v", err)
+	}
+	stream, err := js.Stream(ctx, name)
+	if err != nil {
+		t.Fatalf("events stream: %v", err)
+	}
+	n := int(stream.CachedInfo().State.Msgs)
+	if n == 0 {
+		return nil
+	}
+	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatalf("events consumer: %v", err)
+	}
+	var evs []queue.Event
+	for len(evs) < n {
+		batch, err := cons.Fetch(n-len(evs), jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			t.Fatalf("fetch events: %v", err)
+		}
+		got := 0
+		for msg := range batch.Messages() {
+			var ev queue.Event
+			if err := json.Unmarshal(msg.Data(), &ev); err != nil {
+				t.Fatalf("decode event: %v", err)
+			}
+			evs = append(evs, ev)
+			got++
+		}
+		if got == 0 {
+			t.Fatalf("events stream: read %d of %d", len(evs), n)
+		}
+	}
+	return evs
+}
+
+// waitEnded waits until n commands have a terminal event and returns them by
+// commandId. It fails the test on a command with two terminal events.
+func (e *env) waitEnded(t *testing.T, n int, within time.Duration) map[string]queue.Event {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		ended := map[string]queue.Event{}
+		for _, ev := range e.events(t) {
+			if !queue.Terminal(ev.Data.Outcome) {
+				continue
+			}
+			if prev, dup := ended[ev.Data.CommandID]; dup {
+				t.Fatalf("command %s ended twice: %s and %s", ev.Data.CommandID, prev.ID, ev.ID)
+			}
+			ended[ev.Data.CommandID] = ev
+		}
+		if len(ended) >= n {
+			return ended
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d commands ended within %s", len(ended), n, within)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition, not synchronising
+	}
+}
+
+// waitFor polls cond until it holds or within has passed.
+func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %s", within, what)
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition, not synchronising
+	}
+}
+
+// startPoller runs a Poller until the returned stop (also a cleanup) is
+// called; stop waits for Run to return.
+func startPoller(t *testing.T, cfg Config, bus *queue.Bus, plat Platform) (p *Poller, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	p = New(cfg, bus, plat, testLogger(t), nil)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	stop = sync.OnceFunc(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("Run did not return after cancel")
+		}
+	})
+	t.Cleanup(stop)
+	return p, stop
+}
+
+// fakePlatform is a scripted Transactions API. An orchestration is
+// in_progress until it has been polled `after` times, then it ends with
+// `final` (never, when final is ""). Every call is recorded.
+type fakePlatform struct {
+	mu    sync.Mutex
+	orchs map[string]*fakeOrch
+	calls []call
+	// fault, when set, answers a call with an error instead (nil: answer).
+	// It is called with mu held.
+	fault func(c call) error
+	// hold, when set, makes calls wait until it is closed or ctx ends.
+	hold chan struct{}
+}
+
+type fakeOrch struct {
+	final   string   // success | failed | dlq | "" (runs for ever)
+	after   int      // polls answered in_progress before it ends
+	steps   []string // processIds in execution order
+	failAt  int      // index of the failing step when final is failed/dlq
+	polls   int
+	endedAt time.Time
+}
+
+type call struct {
+	endpoint string // "orchestrations" | "transactions"
+	ids      []string
+	at       time.Time
+}
+
+func newFake() *fakePlatform { return &fakePlatform{orchs: map[string]*fakeOrch{}} }
+
+func (f *fakePlatform) add(id string, o *fakeOrch) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if o.steps == nil {
+		o.steps = []string{id, id + "-2", id + "-3"}
+	}
+	f.orchs[id] = o
+}
+
+func (f *fakePlatform) record(ctx context.Context, c call) error {
+	f.mu.Lock()
+	f.calls = append(f.calls, c)
+	hold := f.hold
+	f.mu.Unlock()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fault != nil {
+		return f.fault(c)
+	}
+	return nil
+}
+
+// Orchestrations answers the known ids among ids.
+func (f *fakePlatform) Orchestrations(ctx context.Context, ids []string) ([]platform.Orchestration, error) {
+	if err := f.record(ctx, call{"orchestrations", slices.Clone(ids), time.Now()}); err != nil {
+		return nil, err
+	}
+	if len(ids) > MaxBatchSize {
+		return nil, &platform.Error{Platform: platform.PlatformCorastone, Endpoint: "orchestrations", HTTPStatus: 400,
+			Code: "GN0002", Verdict: platform.Permanent, Message: fmt.Sprintf("%d ids", len(ids))}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []platform.Orchestration
+	for _, id := range ids {
+		o, ok := f.orchs[id]
+		if !ok {
+			continue
+		}
+		o.polls++
+		po := platform.Orchestration{OrchestrationID: id, Status: "in_progress", ProcessIDs: o.steps,
+			SourceTransactionID: o.steps[0]}
+		if o.final != "" && o.polls > o.after {
+			if o.endedAt.IsZero() {
+				o.endedAt = time.Now().Add(-time.Second).UTC().Truncate(time.Millisecond)
+			}
+			po.Status, po.Timestamp = o.final, platform.Timestamp{Time: o.endedAt}
+		}
+		out = append(out, po)
+	}
+	return out, nil
+}
+
+// Transactions answers the steps of the filtered orchestrations, last step
+// first (so that answer order is not execution order).
+func (f *fakePlatform) Transactions(ctx context.Context, flt platform.TransactionFilter) ([]platform.Transaction, error) {
+	if err := f.record(ctx, call{"transactions", slices.Clone(flt.OrchestrationIDs), time.Now()}); err != nil {
+		return nil, err
+	}
+	if len(flt.OrchestrationIDs) > 10 {
+		return nil, errors.New("fake: more than 10 orchestrationIds")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []platform.Transaction
+	for _, id := range flt.OrchestrationIDs {
+		o, ok := f.orchs[id]
+		if !ok {
+			continue
+		}
+		for i := len(o.steps) - 1; i >= 0; i-- {
+			status := "success"
+			if o.final != "success" && i >= o.failAt {
+				status = "failed"
+			}
+			out = append(out, platform.Transaction{ProcessID: o.steps[i], OrchestrationID: id, Status: status})
+		}
+	}
+	return out, nil
+}
+
+// callsTo returns the recorded calls to endpoint.
+func (f *fakePlatform) callsTo(endpoint string) []call {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []call
+	for _, c := range f.calls {
+		if c.endpoint == endpoint {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// endedAt is when the fake says orchestration id ended (zero: not yet).
+func (f *fakePlatform) endedAt(id string) time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.orchs[id].endedAt
+}
+
+// fakeMsg is a jetstream.Msg that counts InProgress calls.
+type fakeMsg struct {
+	jetstream.Msg // nil: any other method panics
+	inProgress    atomic.Int32
+}
+
+func (m *fakeMsg) InProgress() error { m.inProgress.Add(1); return nil }

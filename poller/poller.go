@@ -1,0 +1,195 @@
+package poller
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/txworker/txworker/metrics"
+	"github.com/txworker/txworker/platform"
+	"github.com/txworker/txworker/queue"
+)
+
+// Platform is what the poller needs of the Corastone client
+// (*platform.Corastone implements it).
+type Platform interface {
+	// Orchestrations returns the orchestrations among ids (at most 50) that
+	// the platform knows; unknown ids are absent from the answer.
+	Orchestrations(ctx context.Context, ids []string) ([]platform.Orchestration, error)
+	// Transactions returns the transactions matching f.
+	Transactions(ctx context.Context, f platform.TransactionFilter) ([]platform.Transaction, error)
+}
+
+const (
+	// handBackDelay re-schedules messages left unfinished at shutdown, so
+	// that another replica takes them at once.
+	handBackDelay = 100 * time.Millisecond
+	// shutdownGrace is how long requests in flight at shutdown may still
+	// take before their messages are handed back.
+	shutdownGrace = 2 * time.Second
+	// trackedEvery is the period of the tracked-orchestrations gauge.
+	trackedEvery = 5 * time.Second
+	// defaultAckWait is assumed when the consumer's AckWait is not known.
+	defaultAckWait = 60 * time.Second
+	// detailTries bounds the transient faults tolerated while looking up the
+	// failing step of an ended orchestration; then it is settled without.
+	detailTries = 3
+)
+
+// Poller tracks orchestrations through the tracking consumer of the bus.
+// Every replica runs one; they share the work through the consumer.
+type Poller struct {
+	cfg    Config
+	cfgErr error
+	bus    *queue.Bus
+	plat   Platform
+	log    *zap.Logger
+	m      *metrics.Metrics
+	gate   gate
+
+	now  func() time.Time
+	rand func(n int64) int64 // uniform in [0, n)
+
+	ackWait time.Duration
+	dropped atomic.Uint64 // undecodable tracking messages terminated
+}
+
+// New returns a Poller with cfg's defaults applied. An invalid cfg is
+// reported by Run (call cfg.Validate at start-up to report it earlier). A
+// nil logger discards logs; nil metrics discard measurements.
+func New(cfg Config, bus *queue.Bus, p Platform, logger *zap.Logger, m *metrics.Metrics) *Poller {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	return &Poller{
+		cfg:     cfg.withDefaults(),
+		cfgErr:  cfg.Validate(),
+		bus:     bus,
+		plat:    p,
+		log:     logger.Named("poller"),
+		m:       m,
+		now:     time.Now,
+		rand:    func(n int64) int64 { return rand.Int64N(max(n, 1)) },
+		ackWait: defaultAckWait,
+	}
+}
+
+// Dropped is the number of undecodable tracking messages terminated so far:
+// commands that cannot get a terminal event from the poller.
+func (p *Poller) Dropped() uint64 { return p.dropped.Load() }
+
+// Run polls until ctx is cancelled, then stops fetching, finishes or hands
+// back the messages in hand (see the package doc) and returns nil. It
+// returns an error only for an invalid Config or a bus not provisioned. Run
+// may be called once per Poller.
+func (p *Poller) Run(ctx context.Context) error {
+	if p.cfgErr != nil {
+		return p.cfgErr
+	}
+	cons := p.bus.Tracking()
+	if cons == nil {
+		return errors.New("poller: tracking consumer not bound: provision the bus first")
+	}
+	if info := cons.CachedInfo(); info != nil && info.Config.AckWait > 0 {
+		p.ackWait = info.Config.AckWait
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { p.reportTracked(ctx) })
+	defer wg.Wait()
+
+	p.log.Info("poller started",
+		zap.Duration("interval", p.cfg.Interval), zap.Duration("max_interval", p.cfg.MaxInterval),
+		zap.Int("batch_size", p.cfg.BatchSize), zap.Int("parallel", p.cfg.Parallel), zap.Bool("naive", p.cfg.Naive))
+	fetchFaults := 0
+	for ctx.Err() == nil {
+		if !p.waitPause(ctx) {
+			break
+		}
+		msgs, err := p.fetch(cons)
+		if len(msgs) > 0 {
+			p.cycle(ctx, msgs)
+		}
+		if err == nil {
+			fetchFaults = 0
+			continue
+		}
+		fetchFaults++
+		if fetchFaults == 1 || fetchFaults%20 == 0 {
+			p.log.Warn("tracking fetch", zap.Int("consecutive", fetchFaults), zap.Error(err))
+		}
+		sleep(ctx, min(time.Duration(fetchFaults)*200*time.Millisecond, 5*time.Second))
+	}
+	p.log.Info("poller stopped")
+	return nil
+}
+
+// fetch returns the tracking messages due now or within FetchWait, at most
+// FetchMax. Messages are returned even along with an error.
+func (p *Poller) fetch(cons jetstream.Consumer) ([]jetstream.Msg, error) {
+	batch, err := cons.Fetch(p.cfg.FetchMax, jetstream.FetchMaxWait(p.cfg.FetchWait))
+	if err != nil {
+		return nil, err
+	}
+	var msgs []jetstream.Msg
+	for msg := range batch.Messages() {
+		msgs = append(msgs, msg)
+	}
+	if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, nats.ErrTimeout) {
+		return msgs, err
+	}
+	return msgs, nil
+}
+
+// waitPause blocks while the poller is paused; false means ctx ended.
+func (p *Poller) waitPause(ctx context.Context) bool {
+	for {
+		d := p.gate.remaining(p.now())
+		if d <= 0 {
+			return ctx.Err() == nil
+		}
+		if !sleep(ctx, d) {
+			return false
+		}
+	}
+}
+
+// reportTracked keeps the tracked-orchestrations gauge current until ctx ends.
+func (p *Poller) reportTracked(ctx context.Context) {
+	t := time.NewTicker(trackedEvery)
+	defer t.Stop()
+	for {
+		qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		n, err := p.bus.TrackingPending(qctx)
+		cancel()
+		if err == nil {
+			p.m.SetTracked(n)
+			if n == 0 {
+				p.m.SetOldestTracked(0)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// sleep waits d or until ctx ends; false means ctx ended.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

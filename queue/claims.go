@@ -1,0 +1,173 @@
+package queue
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Errors of the claim store; test with errors.Is.
+var (
+	// ErrNotFound: no claim for that command (never created, or expired).
+	ErrNotFound = errors.New("claim not found")
+	// ErrConflict: the claim changed since the revision the update was based on.
+	ErrConflict = errors.New("claim changed concurrently")
+)
+
+// errNotProvisioned is returned by claim operations before Provision.
+var errNotProvisioned = errors.New("queue not provisioned")
+
+// State is where a command stands.
+type State string
+
+// Command states, in order.
+const (
+	StateReceived State = "received" // claimed, no platform call made yet
+	StateCalling  State = "calling"  // a platform call may be in flight
+	StateAccepted State = "accepted" // the platform took the action
+	StateTerminal State = "terminal" // the outcome is final (see Outcome)
+)
+
+// Claim is the durable state of one command, stored as JSON in the state
+// bucket under base64url(CommandID). Revision is the bucket revision it was
+// read at; Update compares it.
+type Claim struct {
+	CommandID       string    `json:"commandId"`
+	Action          string    `json:"action"`
+	ProcessID       string    `json:"processId,omitempty"`
+	Resource        string    `json:"resource,omitempty"`
+	OrchestrationID string    `json:"orchestrationId,omitempty"`
+	State           State     `json:"state"`
+	Owner           string    `json:"owner,omitempty"`
+	LeaseUntil      time.Time `json:"leaseUntil,omitzero"`
+	StreamSeq       uint64    `json:"streamSeq,omitempty"`
+	Attempts        int       `json:"attempts,omitempty"`
+	Lookups         int       `json:"lookups,omitempty"` // Transactions API look-ups of an unfinished call
+	Polls           int       `json:"polls,omitempty"`
+	ReceivedAt      time.Time `json:"receivedAt,omitzero"`
+	AcceptedAt      time.Time `json:"acceptedAt,omitzero"`
+	SettledAt       time.Time `json:"settledAt,omitzero"`
+	Deadline        time.Time `json:"deadline,omitzero"`
+	// Handed: the accepted event and the tracking message are published.
+	Handed          bool       `json:"handed,omitempty"`
+	Outcome         string     `json:"outcome,omitempty"`
+	PlatformStatus  string     `json:"platformStatus,omitempty"`
+	FailedProcessID string     `json:"failedProcessId,omitempty"`
+	FailedStatus    string     `json:"failedStatus,omitempty"`
+	Error           *ErrorInfo `json:"error,omitempty"`
+	// Problems, RawCommand and RawCommandBase64 carry a rejected command's
+	// problems and raw bytes to its event.
+	Problems         []string `json:"problems,omitempty"`
+	RawCommand       string   `json:"rawCommand,omitempty"`
+	RawCommandBase64 string   `json:"rawCommandBase64,omitempty"`
+	// Published: the terminal event is published.
+	Published bool   `json:"published,omitempty"`
+	Trace     Trace  `json:"trace,omitzero"`
+	Revision  uint64 `json:"-"`
+}
+
+// Claims is the claim store: the state bucket with create-if-absent and
+// compare-and-set updates. Obtain it from Bus.Claims.
+type Claims struct{ b *Bus }
+
+// Claims returns the claim store. Its methods return an error until
+// Provision has returned nil.
+func (b *Bus) Claims() *Claims { return &Claims{b: b} }
+
+// key returns the bucket key of a command id: base64.RawURLEncoding(commandID).
+func key(commandID string) string { return base64.RawURLEncoding.EncodeToString([]byte(commandID)) }
+
+// kv returns the bound bucket.
+func (c *Claims) kv() (jetstream.KeyValue, error) {
+	_, _, kv := c.b.handles()
+	if kv == nil {
+		return nil, errNotProvisioned
+	}
+	return kv, nil
+}
+
+// Create stores cl if the command has no claim yet. created reports which
+// happened: true → cl itself is returned with its Revision set; false → the
+// claim already stored is returned unchanged (a duplicate or redelivery).
+func (c *Claims) Create(ctx context.Context, cl *Claim) (stored *Claim, created bool, err error) {
+	if cl.CommandID == "" {
+		return nil, false, errors.New("create claim: empty command id")
+	}
+	kv, err := c.kv()
+	if err != nil {
+		return nil, false, fmt.Errorf("create claim: %w", err)
+	}
+	data, err := json.Marshal(cl)
+	if err != nil {
+		return nil, false, fmt.Errorf("create claim: encode: %w", err)
+	}
+	// A claim that expires between Create's conflict and Get is created anew.
+	for range 3 {
+		rev, err := kv.Create(ctx, key(cl.CommandID), data)
+		if err == nil {
+			cl.Revision = rev
+			return cl, true, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return nil, false, fmt.Errorf("create claim: %w", err)
+		}
+		stored, err := c.Get(ctx, cl.CommandID)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		return stored, false, err
+	}
+	return nil, false, errors.New("create claim: key kept vanishing")
+}
+
+// Get returns the stored claim of a command, or ErrNotFound.
+func (c *Claims) Get(ctx context.Context, commandID string) (*Claim, error) {
+	kv, err := c.kv()
+	if err != nil {
+		return nil, fmt.Errorf("get claim: %w", err)
+	}
+	e, err := kv.Get(ctx, key(commandID))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, fmt.Errorf("get claim: %w", ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get claim: %w", err)
+	}
+	cl := new(Claim)
+	if err := json.Unmarshal(e.Value(), cl); err != nil {
+		return nil, fmt.Errorf("get claim: decode revision %d: %w", e.Revision(), err)
+	}
+	cl.Revision = e.Revision()
+	return cl, nil
+}
+
+// Update stores cl if the stored claim is still at cl.Revision, and sets
+// cl.Revision to the new revision. Otherwise it returns ErrConflict and
+// leaves cl unchanged; re-read with Get and decide again.
+func (c *Claims) Update(ctx context.Context, cl *Claim) error {
+	if cl.Revision == 0 {
+		return errors.New("update claim: no revision (claim not read from the store)")
+	}
+	kv, err := c.kv()
+	if err != nil {
+		return fmt.Errorf("update claim: %w", err)
+	}
+	data, err := json.Marshal(cl)
+	if err != nil {
+		return fmt.Errorf("update claim: encode: %w", err)
+	}
+	rev, err := kv.Update(ctx, key(cl.CommandID), data, cl.Revision)
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		return fmt.Errorf("update claim: %w", ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("update claim: %w", err)
+	}
+	cl.Revision = rev
+	return nil
+}

@@ -1,0 +1,120 @@
+package queue_test
+
+import (
+	"errors"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/txworker/txworker/queue"
+	"github.com/txworker/txworker/queue/queuetest"
+)
+
+func TestClaimsCreateGetUpdate(t *testing.T) {
+	url, _, _ := queuetest.StartServer(t)
+	b := provisioned(t, url, nil)
+	ctx := testCtx(t)
+	claims := b.Claims()
+
+	// Ids that are not valid keys as they stand.
+	for _, id := range []string{"ord-7781-cancel", "a/b c?#%.*>", "ünïcode", "15d071280b92c867f86975b9cd2e8765"} {
+		t.Run(id, func(t *testing.T) {
+			if _, err := claims.Get(ctx, id); !errors.Is(err, queue.ErrNotFound) {
+				t.Fatalf("Get before Create: %v, want ErrNotFound", err)
+			}
+			want := failedClaim()
+			want.CommandID, want.Problems = id, []string{"p"}
+			got, created, err := claims.Create(ctx, want)
+			if err != nil || !created || got.Revision == 0 {
+				t.Fatalf("Create: created %v err %v", created, err)
+			}
+			stored, err := claims.Get(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !claimsEqual(stored, got) {
+				t.Errorf("stored %+v\n  want %+v", stored, got)
+			}
+			// A second Create returns the stored claim untouched.
+			other := &queue.Claim{CommandID: id, State: queue.StateReceived, ProcessID: "other"}
+			again, created, err := claims.Create(ctx, other)
+			if err != nil || created || again.ProcessID != want.ProcessID || again.Revision != got.Revision {
+				t.Fatalf("second Create: created %v err %v claim %+v", created, err, again)
+			}
+
+			stale := *stored
+			stored.Attempts++
+			rev := stored.Revision
+			if err := claims.Update(ctx, stored); err != nil || stored.Revision <= rev {
+				t.Fatalf("Update: %v (revision %d → %d)", err, rev, stored.Revision)
+			}
+			stale.Attempts += 5
+			if err := claims.Update(ctx, &stale); !errors.Is(err, queue.ErrConflict) {
+				t.Fatalf("Update with a stale revision: %v, want ErrConflict", err)
+			}
+			if stale.Revision != rev {
+				t.Error("a failed Update changed the revision")
+			}
+			if got, _ := claims.Get(ctx, id); got.Attempts != want.Attempts+1 {
+				t.Errorf("attempts = %d, want %d", got.Attempts, want.Attempts+1)
+			}
+		})
+	}
+	if err := claims.Update(ctx, &queue.Claim{CommandID: "x"}); err == nil {
+		t.Error("Update without a revision: nil error")
+	}
+}
+
+// TestClaimsCreateRace: of many concurrent creators exactly one creates and
+// all see its claim.
+func TestClaimsCreateRace(t *testing.T) {
+	url, _, _ := queuetest.StartServer(t)
+	b := provisioned(t, url, nil)
+	ctx := testCtx(t)
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	pids := make([]string, 16)
+	for i := range pids {
+		wg.Go(func() {
+			cl := &queue.Claim{CommandID: "race", State: queue.StateReceived, ProcessID: string(rune('a' + i))}
+			got, created, err := b.Claims().Create(ctx, cl)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if created {
+				wins.Add(1)
+			}
+			pids[i] = got.ProcessID
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Errorf("%d creators won, want 1", wins.Load())
+	}
+	for _, p := range pids {
+		if p != pids[0] {
+			t.Fatalf("creators saw different claims: %v", pids)
+		}
+	}
+}
+
+func TestClaimsBeforeProvision(t *testing.T) {
+	url, _, _ := queuetest.StartServer(t)
+	b := connect(t, url, nil)
+	if _, err := b.Claims().Get(testCtx(t), "x"); err == nil || errors.Is(err, queue.ErrNotFound) {
+		t.Errorf("Get before Provision: %v", err)
+	}
+}
+
+// claimsEqual compares claims by value, times by instant.
+func claimsEqual(a, b *queue.Claim) bool {
+	x, y := *a, *b
+	if !x.ReceivedAt.Equal(y.ReceivedAt) || !x.AcceptedAt.Equal(y.AcceptedAt) || !x.SettledAt.Equal(y.SettledAt) ||
+		!x.Deadline.Equal(y.Deadline) || !x.LeaseUntil.Equal(y.LeaseUntil) {
+		return false
+	}
+	x.ReceivedAt, x.AcceptedAt, x.SettledAt, x.Deadline, x.LeaseUntil = y.ReceivedAt, y.AcceptedAt, y.SettledAt, y.Deadline, y.LeaseUntil
+	return reflect.DeepEqual(x, y)
+}

@@ -1,0 +1,155 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+)
+
+// Pull timing of Consume.
+const (
+	fetchWindow    = 5 * time.Second        // one pull request waits this long for messages
+	fetchBackoff   = 100 * time.Millisecond // first wait after a failed pull
+	fetchBackoffMx = 5 * time.Second        // longest wait after failed pulls
+)
+
+// Consume runs handle for the messages of the pull consumer c, at most n at
+// once, until ctx ends. It pulls only as many messages as it has free
+// handlers, so no message waits in a client buffer while its ack wait runs.
+// Each handle runs in its own goroutine with ctx and owns the message: it
+// must Ack, NakWithDelay, InProgress or Term it (never a plain Nak); a
+// message it leaves alone is redelivered after the ack wait. A handler that
+// must finish a step after ctx ends (say, record a platform's answer) should
+// detach with context.WithoutCancel and its own timeout.
+//
+// When ctx ends, Consume stops pulling, waits for the running handlers to
+// return and returns nil. Pull failures (a disconnect, a server restart) are
+// logged and retried with jittered back-off. It returns an error at once for
+// n < 1 or a nil c or handle. A nil logger logs nothing.
+func Consume(ctx context.Context, c jetstream.Consumer, n int, logger *zap.Logger, handle func(context.Context, jetstream.Msg)) error {
+	if n < 1 || c == nil || handle == nil {
+		return fmt.Errorf("consume: need n ≥ 1, a consumer and a handler (n=%d)", n)
+	}
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	name := ""
+	if ci := c.CachedInfo(); ci != nil {
+		name = ci.Stream + "/" + ci.Name
+	}
+	logger = logger.Named("consume").With(zap.String("consumer", name))
+
+	slots := make(chan struct{}, n) // a value per running handler
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	backoff := fetchBackoff
+	for {
+		// Wait for one free handler, then take every other free one.
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
+		k := 1
+	more:
+		for k < n {
+			select {
+			case slots <- struct{}{}:
+				k++
+			default:
+				break more
+			}
+		}
+		got, err := fetch(ctx, c, k, func(m jetstream.Msg) {
+			wg.Add(1)
+			go func() {
+				defer func() { <-slots; wg.Done() }()
+				handle(ctx, m)
+			}()
+		})
+		for range k - got {
+			<-slots
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err == nil {
+			backoff = fetchBackoff
+			continue
+		}
+		logger.Warn("pull messages", zap.Error(err), zap.Duration("retry_in", backoff))
+		if !sleep(ctx, rand.N(backoff)+backoff/2) {
+			return nil
+		}
+		backoff = min(2*backoff, fetchBackoffMx)
+	}
+}
+
+// fetch pulls up to k messages, waiting at most fetchWindow, hands each to
+// start as it arrives and returns how many it got. A window that ends empty
+// is no error.
+func fetch(ctx context.Context, c jetstream.Consumer, k int, start func(jetstream.Msg)) (int, error) {
+	fctx, cancel := context.WithTimeout(ctx, fetchWindow)
+	defer cancel()
+	batch, err := c.Fetch(k, jetstream.FetchContext(fctx))
+	if err != nil {
+		return 0, err
+	}
+	got := 0
+	for m := range batch.Messages() {
+		got++
+		start(m)
+	}
+	err = batch.Error()
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return got, err
+}
+
+// sleep waits for d or until ctx ends; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// CommandsPending returns how many commands wait for a handler: the command
+// consumer's NumPending (messages not yet delivered).
+func (b *Bus) CommandsPending(ctx context.Context) (uint64, error) {
+	c := b.Commands()
+	if c == nil {
+		return 0, fmt.Errorf("commands pending: %w", errNotProvisioned)
+	}
+	ci, err := c.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("commands pending: %w", err)
+	}
+	return ci.NumPending, nil
+}
+
+// TrackingPending returns how many orchestrations are being tracked: the
+// tracking consumer's NumPending plus NumAckPending (delivered messages
+// waiting for their NakWithDelay to run out count as ack-pending).
+func (b *Bus) TrackingPending(ctx context.Context) (uint64, error) {
+	c := b.Tracking()
+	if c == nil {
+		return 0, fmt.Errorf("tracking pending: %w", errNotProvisioned)
+	}
+	ci, err := c.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("tracking pending: %w", err)
+	}
+	return ci.NumPending + uint64(ci.NumAckPending), nil
+}

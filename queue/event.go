@@ -1,0 +1,150 @@
+package queue
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Outcomes of a command (the last token of an event subject). Accepted is the
+// only non-terminal one.
+const (
+	OutcomeAccepted  = "accepted"
+	OutcomeSucceeded = "succeeded"
+	OutcomeFailed    = "failed"
+	OutcomeRejected  = "rejected"
+	OutcomeTimedOut  = "timed_out"
+)
+
+// Terminal reports whether outcome ends a command.
+func Terminal(outcome string) bool {
+	switch outcome {
+	case OutcomeSucceeded, OutcomeFailed, OutcomeRejected, OutcomeTimedOut:
+		return true
+	}
+	return false
+}
+
+// CloudEvents constants of every event (SPEC §4).
+const (
+	SpecVersion     = "1.0"
+	DataContentType = "application/json"
+	// ContentType is the header of an event message (structured mode).
+	ContentType = "application/cloudevents+json"
+)
+
+// Command is the body of a command message (SPEC §3). The worker decodes it
+// with DisallowUnknownFields and validates it; this type only carries it.
+type Command struct {
+	CommandID string          `json:"commandId,omitempty"`
+	ProcessID string          `json:"processId,omitempty"`
+	Deadline  string          `json:"deadline,omitempty"`
+	Params    json.RawMessage `json:"params,omitempty"`
+}
+
+// ErrorInfo is the error of a failed or rejected command: the platform's code
+// (IS0012, txnAlreadyFinished…) or the worker's own, a message, and the HTTP
+// status when there was an answer.
+type ErrorInfo struct {
+	Code       string `json:"code"`
+	Message    string `json:"message"`
+	HTTPStatus int    `json:"httpStatus,omitempty"`
+}
+
+// EventData is the data of an event (SPEC §4).
+type EventData struct {
+	CommandID        string     `json:"commandId"`
+	Action           string     `json:"action"`
+	ProcessID        string     `json:"processId,omitempty"`
+	OrchestrationID  string     `json:"orchestrationId,omitempty"`
+	Outcome          string     `json:"outcome"`
+	PlatformStatus   string     `json:"platformStatus,omitempty"`
+	Error            *ErrorInfo `json:"error,omitempty"`
+	FailedProcessID  string     `json:"failedProcessId,omitempty"`
+	FailedStatus     string     `json:"failedStatus,omitempty"`
+	Attempts         int        `json:"attempts"`
+	Polls            int        `json:"polls"`
+	ReceivedAt       *time.Time `json:"receivedAt,omitempty"`
+	AcceptedAt       *time.Time `json:"acceptedAt,omitempty"`
+	SettledAt        *time.Time `json:"settledAt,omitempty"`
+	Problems         []string   `json:"problems,omitempty"`         // rejected: every problem
+	RawCommand       string     `json:"rawCommand,omitempty"`       // rejected: first 4 KiB if valid UTF-8
+	RawCommandBase64 string     `json:"rawCommandBase64,omitempty"` // rejected: otherwise
+}
+
+// Event is a CloudEvents 1.0 event in JSON structured mode.
+type Event struct {
+	SpecVersion     string    `json:"specversion"`
+	ID              string    `json:"id"`
+	Source          string    `json:"source"`
+	Type            string    `json:"type"`
+	Subject         string    `json:"subject,omitempty"`
+	Time            time.Time `json:"time"`
+	DataContentType string    `json:"datacontenttype"`
+	Data            EventData `json:"data"`
+}
+
+// NewEvent builds the event of d: id "{commandId}:{outcome}", type
+// "txworker.{action}.{outcome}", subject the resource (securityId, assetId or
+// submitKey; may be empty), time now in UTC.
+func NewEvent(source, subject string, d EventData, now time.Time) Event {
+	return Event{
+		SpecVersion:     SpecVersion,
+		ID:              d.CommandID + ":" + d.Outcome,
+		Source:          source,
+		Type:            "txworker." + d.Action + "." + d.Outcome,
+		Subject:         subject,
+		Time:            now.UTC(),
+		DataContentType: DataContentType,
+		Data:            d,
+	}
+}
+
+// EventFromClaim builds the event a claim stands for: its terminal Outcome,
+// or "accepted" when the claim has no outcome yet. Every field comes from the
+// claim, the event time included (SettledAt for a terminal event, AcceptedAt
+// for accepted, falling back to ReceivedAt), so building it twice gives the
+// same event; only a claim without any of these times gets the current time.
+// The subject is cl.Resource.
+func EventFromClaim(source string, cl *Claim) Event {
+	outcome, at := cl.Outcome, cl.SettledAt
+	if outcome == "" {
+		outcome, at = OutcomeAccepted, cl.AcceptedAt
+	}
+	if at.IsZero() {
+		at = cl.ReceivedAt
+	}
+	if at.IsZero() {
+		at = time.Now()
+	}
+	d := EventData{
+		CommandID:        cl.CommandID,
+		Action:           cl.Action,
+		ProcessID:        cl.ProcessID,
+		OrchestrationID:  cl.OrchestrationID,
+		Outcome:          outcome,
+		PlatformStatus:   cl.PlatformStatus,
+		Error:            cl.Error,
+		FailedProcessID:  cl.FailedProcessID,
+		FailedStatus:     cl.FailedStatus,
+		Attempts:         cl.Attempts,
+		Polls:            cl.Polls,
+		ReceivedAt:       utcPtr(cl.ReceivedAt),
+		AcceptedAt:       utcPtr(cl.AcceptedAt),
+		Problems:         cl.Problems,
+		RawCommand:       cl.RawCommand,
+		RawCommandBase64: cl.RawCommandBase64,
+	}
+	if Terminal(outcome) {
+		d.SettledAt = utcPtr(cl.SettledAt)
+	}
+	return NewEvent(source, cl.Resource, d, at)
+}
+
+// utcPtr returns t in UTC, or nil for the zero time.
+func utcPtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}

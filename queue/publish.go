@@ -1,0 +1,96 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Track is the tracking message of an accepted Corastone action: what the
+// poller needs to follow the orchestration to its end and settle the command.
+type Track struct {
+	CommandID       string    `json:"commandId"`
+	Action          string    `json:"action"`
+	ProcessID       string    `json:"processId,omitempty"`
+	OrchestrationID string    `json:"orchestrationId,omitempty"`
+	Resource        string    `json:"resource,omitempty"`
+	ReceivedAt      time.Time `json:"receivedAt,omitzero"`
+	AcceptedAt      time.Time `json:"acceptedAt,omitzero"`
+	Deadline        time.Time `json:"deadline,omitzero"`
+	Attempts        int       `json:"attempts,omitempty"`
+	Trace           Trace     `json:"trace,omitzero"`
+}
+
+// PublishEvent publishes ev to {prefix}.evt.{action}.{outcome} (taken from
+// ev.Data) on the events stream, with headers Nats-Msg-Id = ev.ID,
+// Content-Type application/cloudevents+json and the trace headers of tr, and
+// waits for the stream's acknowledgement (bounded by ctx, or 5s when ctx has
+// no deadline). dup reports that the stream already had an event with this id
+// within the duplicate window and dropped this one; that is a success.
+func (b *Bus) PublishEvent(ctx context.Context, ev Event, tr Trace) (dup bool, err error) {
+	if err := checkTokens(ev.Data.Action, ev.Data.Outcome); err != nil {
+		return false, fmt.Errorf("publish event %s: %w", ev.ID, err)
+	}
+	data, err := json.Marshal(ev)
+	if err != nil {
+		return false, fmt.Errorf("publish event %s: encode: %w", ev.ID, err)
+	}
+	m := nats.NewMsg(b.EventSubject(ev.Data.Action, ev.Data.Outcome))
+	m.Data = data
+	m.Header[jetstream.MsgIDHeader] = []string{ev.ID}
+	m.Header["Content-Type"] = []string{ContentType}
+	tr.Apply(m.Header)
+	ack, err := b.js.PublishMsg(ctx, m, jetstream.WithExpectStream(b.names.events))
+	if err != nil {
+		return false, fmt.Errorf("publish event %s: %w", ev.ID, err)
+	}
+	return ack.Duplicate, nil
+}
+
+// PublishTrack publishes t to {prefix}.track.{action} on the tracking stream
+// with Nats-Msg-Id "{commandId}:track" and t's trace headers, and waits for
+// the acknowledgement. Publishing the same command's track twice within the
+// duplicate window stores it once.
+func (b *Bus) PublishTrack(ctx context.Context, t Track) error {
+	if t.CommandID == "" {
+		return fmt.Errorf("publish track: empty command id")
+	}
+	if err := checkTokens(t.Action); err != nil {
+		return fmt.Errorf("publish track %s: %w", t.CommandID, err)
+	}
+	data, err := json.Marshal(t)
+	if err != nil {
+		return fmt.Errorf("publish track %s: encode: %w", t.CommandID, err)
+	}
+	m := nats.NewMsg(b.trackSubject(t.Action))
+	m.Data = data
+	m.Header[jetstream.MsgIDHeader] = []string{t.CommandID + ":track"}
+	m.Header["Content-Type"] = []string{"application/json"}
+	t.Trace.Apply(m.Header)
+	if _, err := b.js.PublishMsg(ctx, m, jetstream.WithExpectStream(b.names.tracking)); err != nil {
+		return fmt.Errorf("publish track %s: %w", t.CommandID, err)
+	}
+	return nil
+}
+
+// checkTokens reports a value that cannot stand in a published subject: an
+// empty one, or one with a wildcard or whitespace. Dots are allowed (they
+// make more tokens, still under the stream's "{prefix}.evt.>").
+func checkTokens(vals ...string) error {
+	for _, v := range vals {
+		if v == "" {
+			return fmt.Errorf("empty subject token")
+		}
+		for _, tok := range strings.Split(v, ".") {
+			if tok == "" || strings.ContainsAny(tok, "*> \t\r\n") {
+				return fmt.Errorf("invalid subject token %q", v)
+			}
+		}
+	}
+	return nil
+}

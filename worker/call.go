@@ -1,0 +1,231 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+
+	"github.com/txworker/txworker/platform"
+	"github.com/txworker/txworker/queue"
+)
+
+// call sends the command's action at most once per claim: a claim left in
+// state "calling" is first looked up on the platform.
+func (h *handling) call(ctx context.Context, cl *queue.Claim) {
+	w, p := h.w, h.p
+	now := w.now()
+	if cl.Attempts == 0 && now.After(cl.Deadline) {
+		h.settle(ctx, cl, queue.Result{Outcome: "timed_out", Error: &queue.ErrorInfo{
+			Code: CodeDeadlineExceeded, Message: "the deadline passed before the action was sent; nothing was sent",
+		}})
+		return
+	}
+	if wait := w.breaker.wait(p.action.Platform); wait > 0 {
+		h.nak(wait + rand.N(wait/4+1))
+		return
+	}
+	if cl.State == queue.StateCalling && now.Before(cl.LeaseUntil) && cl.Owner != h.token {
+		h.nak(cl.LeaseUntil.Sub(now) + 100*time.Millisecond) // another delivery is mid-call
+		return
+	}
+	if cl.State == queue.StateCalling && p.action.Tracked {
+		if done := h.lookup(ctx, cl); done {
+			return
+		}
+	}
+	cl.State = queue.StateCalling
+	cl.Attempts++
+	cl.Owner = h.token
+	cl.LeaseUntil = now.Add(w.cfg.CallTimeout + 5*time.Second)
+	if err := w.bus.Claims().Update(ctx, cl); err != nil {
+		h.conflictOr("record calling", err)
+		return
+	}
+	callCtx, cancel := context.WithTimeout(ctx, w.cfg.CallTimeout)
+	stop := h.keepAlive()
+	var (
+		acc    platform.Accepted
+		status string
+		err    error
+	)
+	if p.action.Tracked {
+		acc, err = w.cs.Execute(callCtx, p.request, cl.ProcessID)
+	} else {
+		status, err = w.jm.Cancel(callCtx, p.request)
+	}
+	stop()
+	cancel()
+	if err != nil {
+		h.failed(ctx, cl, err, status)
+		return
+	}
+	w.breaker.success(p.action.Platform)
+	if !p.action.Tracked {
+		h.settle(ctx, cl, queue.Result{Outcome: "succeeded", PlatformStatus: status})
+		return
+	}
+	orch := acc.OrchestrationID
+	if orch == "" {
+		orch = cl.ProcessID
+	}
+	h.accepted(ctx, cl, orch)
+}
+
+// lookup resolves a claim whose previous call may have reached the
+// platform. It reports whether the handling is over (accepted, or
+// re-scheduled after a fault); false means the platform never saw the
+// processId and the action may be sent.
+func (h *handling) lookup(ctx context.Context, cl *queue.Claim) bool {
+	w := h.w
+	cl.Lookups++
+	lctx, cancel := context.WithTimeout(ctx, w.cfg.CallTimeout)
+	orch, found, err := w.cs.FindProcess(lctx, cl.ProcessID)
+	cancel()
+	if err != nil {
+		if cl.Lookups >= w.cfg.MaxAttempts {
+			h.giveUp(ctx, cl, err)
+			return true
+		}
+		h.retry(ctx, cl, "lookup", err)
+		return true
+	}
+	h.log.Info("looked up an unfinished call", zap.Bool("found", found), zap.String("orchestration_id", orch))
+	if found {
+		h.accepted(ctx, cl, orch)
+		return true
+	}
+	return false
+}
+
+// accepted records the orchestration and hands the command to tracking.
+func (h *handling) accepted(ctx context.Context, cl *queue.Claim, orchestrationID string) {
+	cl.State = queue.StateAccepted
+	cl.OrchestrationID = orchestrationID
+	cl.AcceptedAt = h.w.now().UTC()
+	cl.Error = nil
+	if err := h.w.bus.Claims().Update(ctx, cl); err != nil {
+		h.conflictOr("record accepted", err)
+		return
+	}
+	h.log = h.log.With(zap.String("orchestration_id", orchestrationID))
+	h.hand(ctx, cl)
+}
+
+// failed classifies a platform error: permanent → failed at once;
+// transient → retried within the budget.
+func (h *handling) failed(ctx context.Context, cl *queue.Claim, err error, platformStatus string) {
+	w := h.w
+	var pe *platform.Error
+	if !errors.As(err, &pe) || pe.Verdict == platform.Transient {
+		w.breaker.failure(h.p.action.Platform)
+		budget := w.cfg.MaxAttempts
+		if pe != nil && pe.HTTPStatus == 500 {
+			budget = w.cfg.Max500Attempts
+		}
+		if cl.Attempts >= budget {
+			h.giveUp(ctx, cl, err)
+			return
+		}
+		h.retry(ctx, cl, "action", err)
+		return
+	}
+	w.breaker.success(h.p.action.Platform) // the platform answered
+	h.log.Info("platform refused the action", zap.String("code", pe.Code), zap.Int("http_status", pe.HTTPStatus))
+	h.settle(ctx, cl, queue.Result{Outcome: "failed", PlatformStatus: platformStatus, Error: errorInfo(pe)})
+}
+
+// giveUp ends a command whose retry budget ran out. For a tracked action a
+// last look-up first makes sure the platform did not take it after all.
+func (h *handling) giveUp(ctx context.Context, cl *queue.Claim, last error) {
+	if h.p.action.Tracked && cl.State == queue.StateCalling {
+		lctx, cancel := context.WithTimeout(ctx, h.w.cfg.CallTimeout)
+		orch, found, err := h.w.cs.FindProcess(lctx, cl.ProcessID)
+		cancel()
+		if err == nil && found {
+			h.accepted(ctx, cl, orch)
+			return
+		}
+	}
+	info := &queue.ErrorInfo{Code: CodeRetriesExhausted}
+	var pe *platform.Error
+	if errors.As(last, &pe) {
+		info.HTTPStatus = pe.HTTPStatus
+		if pe.Code != "" {
+			info.Code = pe.Code
+		}
+	}
+	info.Message = fmt.Sprintf("gave up after %d attempts and %d look-ups: %s", cl.Attempts, cl.Lookups, clip(last.Error(), 300))
+	h.log.Warn("retry budget exhausted", zap.Int("attempts", cl.Attempts), zap.Error(last))
+	h.settle(ctx, cl, queue.Result{Outcome: "failed", Error: info})
+}
+
+// retry records the last error and re-schedules the message with
+// exponential back-off and full jitter, honouring Retry-After.
+func (h *handling) retry(ctx context.Context, cl *queue.Claim, stage string, err error) {
+	w := h.w
+	d := backoff(cl.Attempts+cl.Lookups, w.cfg.RetryBase, w.cfg.RetryMax)
+	var pe *platform.Error
+	if errors.As(err, &pe) {
+		cl.Error = errorInfo(pe)
+		d = max(d, pe.RetryAfter)
+	} else {
+		cl.Error = &queue.ErrorInfo{Message: clip(err.Error(), 300)}
+	}
+	if uerr := w.bus.Claims().Update(ctx, cl); uerr != nil && !errors.Is(uerr, queue.ErrConflict) {
+		h.log.Warn("record retry", zap.Error(uerr))
+	}
+	w.m.Retry(stage, d)
+	h.log.Warn("transient platform fault; will retry", zap.String("stage", stage),
+		zap.Int("attempts", cl.Attempts), zap.Duration("delay", d), zap.Error(err))
+	h.nak(d)
+}
+
+// conflictOr re-schedules quickly after a lost compare-and-set (another
+// delivery moved the claim on) or after a bus fault.
+func (h *handling) conflictOr(what string, err error) {
+	if errors.Is(err, queue.ErrConflict) {
+		h.log.Info("claim changed under us; re-reading", zap.String("step", what))
+		h.nak(50 * time.Millisecond)
+		return
+	}
+	h.retryLater(what, err)
+}
+
+// keepAlive tells the server the message is in progress while a platform
+// call runs, so that it is not redelivered to another replica meanwhile.
+func (h *handling) keepAlive() (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(10 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = h.msg.InProgress()
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+func errorInfo(pe *platform.Error) *queue.ErrorInfo {
+	code := pe.Code
+	if code == "" && pe.HTTPStatus != 0 {
+		code = fmt.Sprintf("HTTP_%d", pe.HTTPStatus)
+	}
+	return &queue.ErrorInfo{Code: code, Message: clip(pe.Message, 500), HTTPStatus: pe.HTTPStatus}
+}
+
+func joinProblems(problems []string) string {
+	return clip(strings.Join(problems, "; "), 2000)
+}
+
+func newProcessID() string { return uuid.NewString() }

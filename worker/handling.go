@@ -1,0 +1,268 @@
+package worker
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"math/rand/v2"
+	"time"
+	"unicode/utf8"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/txworker/txworker/queue"
+)
+
+// handling is one delivery of one command message.
+type handling struct {
+	w     *Worker
+	msg   jetstream.Msg
+	meta  *jetstream.MsgMetadata
+	p     *parsed
+	log   *zap.Logger
+	token string // lease owner for this delivery
+}
+
+// start claims a valid command and moves it on from wherever its claim is.
+func (h *handling) start(ctx context.Context) {
+	w, p := h.w, h.p
+	processID := p.processID
+	if processID == "" {
+		processID = newProcessID()
+	}
+	deadline := p.deadline
+	if deadline.IsZero() {
+		deadline = h.meta.Timestamp.Add(w.cfg.SettleTimeout)
+	}
+	cl := &queue.Claim{
+		CommandID:  p.commandID,
+		Action:     p.action.Name,
+		ProcessID:  processID,
+		Resource:   p.request.Resource,
+		State:      queue.StateReceived,
+		StreamSeq:  h.meta.Sequence.Stream,
+		ReceivedAt: h.meta.Timestamp.UTC(),
+		Deadline:   deadline.UTC(),
+		Trace:      queue.TraceFrom(h.msg.Headers()),
+	}
+	stored, created, err := w.bus.Claims().Create(ctx, cl)
+	if err != nil {
+		h.retryLater("claim", err)
+		return
+	}
+	h.log = h.log.With(zap.String("process_id", stored.ProcessID))
+	if !created && h.duplicate(stored) {
+		return
+	}
+	h.advance(ctx, stored)
+}
+
+// duplicate drops a second message carrying a commandId that another
+// message already owns; the owner's message stays in the stream until the
+// command is settled or handed to tracking, so nothing is lost.
+func (h *handling) duplicate(stored *queue.Claim) bool {
+	if stored.StreamSeq == h.meta.Sequence.Stream {
+		return false // a redelivery of the owning message: resume
+	}
+	if stored.State == queue.StateTerminal && !stored.Published {
+		return false // help publish the recorded outcome
+	}
+	h.w.m.DuplicateDropped("command")
+	h.log.Info("duplicate command dropped", zap.String("state", string(stored.State)),
+		zap.Uint64("owner_seq", stored.StreamSeq), zap.Uint64("seq", h.meta.Sequence.Stream))
+	h.ack()
+	return true
+}
+
+// advance moves a claim on from its stored state.
+func (h *handling) advance(ctx context.Context, cl *queue.Claim) {
+	switch cl.State {
+	case queue.StateTerminal:
+		if !cl.Published {
+			if _, err := h.w.bus.Settle(ctx, h.w.cfg.Source, cl, resultOf(cl)); err != nil {
+				h.retryLater("settle", err)
+				return
+			}
+		}
+		h.term("terminal event published")
+	case queue.StateAccepted:
+		h.hand(ctx, cl)
+	default:
+		h.call(ctx, cl)
+	}
+}
+
+// settle records a terminal outcome and publishes its event exactly once.
+func (h *handling) settle(ctx context.Context, cl *queue.Claim, r queue.Result) {
+	w := h.w
+	if r.SettledAt.IsZero() {
+		r.SettledAt = w.now().UTC()
+	}
+	stored, err := w.bus.Settle(ctx, w.cfg.Source, cl, r)
+	if err != nil {
+		h.retryLater("settle", err)
+		return
+	}
+	w.m.Terminal(stored.Action, stored.Outcome, stored.SettledAt.Sub(stored.ReceivedAt))
+	w.m.EventPublished(stored.Outcome)
+	h.log.Info("command settled", zap.String("outcome", stored.Outcome),
+		zap.String("orchestration_id", stored.OrchestrationID), zap.Int("attempts", stored.Attempts))
+	h.term("terminal event published")
+}
+
+// hand publishes "accepted" and the tracking message, then lets go of the
+// command message: tracking owns the command from here.
+func (h *handling) hand(ctx context.Context, cl *queue.Claim) {
+	w := h.w
+	if !cl.Handed {
+		d := eventData(cl, "accepted")
+		ev := queue.NewEvent(w.cfg.Source, cl.Resource, d, w.now().UTC())
+		dup, err := w.bus.PublishEvent(ctx, ev, cl.Trace)
+		if err != nil {
+			h.retryLater("publish accepted", err)
+			return
+		}
+		if !dup {
+			w.m.EventPublished("accepted")
+		}
+		err = w.bus.PublishTrack(ctx, queue.Track{
+			CommandID: cl.CommandID, Action: cl.Action, ProcessID: cl.ProcessID,
+			OrchestrationID: cl.OrchestrationID, Resource: cl.Resource,
+			ReceivedAt: cl.ReceivedAt, AcceptedAt: cl.AcceptedAt, Deadline: cl.Deadline,
+			Attempts: cl.Attempts, Trace: cl.Trace,
+		})
+		if err != nil {
+			h.retryLater("publish tracking", err)
+			return
+		}
+		cl.Handed = true
+		if err := w.bus.Claims().Update(ctx, cl); err != nil && !errors.Is(err, queue.ErrConflict) {
+			h.retryLater("record handed", err)
+			return
+		}
+		h.log.Info("command accepted", zap.String("orchestration_id", cl.OrchestrationID))
+	}
+	h.ack()
+}
+
+// reject settles an invalid command as "rejected", naming every problem
+// and keeping the first 4 KiB of the raw command.
+func (h *handling) reject(ctx context.Context, actionName string) {
+	w, p := h.w, h.p
+	w.m.CommandRejected(p.reason)
+	cl := &queue.Claim{
+		CommandID:  p.commandID,
+		Action:     actionName,
+		ProcessID:  p.processID,
+		State:      queue.StateReceived,
+		StreamSeq:  h.meta.Sequence.Stream,
+		ReceivedAt: h.meta.Timestamp.UTC(),
+		Trace:      queue.TraceFrom(h.msg.Headers()),
+	}
+	if p.request != nil {
+		cl.Resource = p.request.Resource
+	}
+	stored, created, err := w.bus.Claims().Create(ctx, cl)
+	if err != nil {
+		h.retryLater("claim", err)
+		return
+	}
+	if !created && h.duplicate(stored) {
+		return
+	}
+	if stored.State != queue.StateReceived {
+		h.advance(ctx, stored) // a recorded outcome wins
+		return
+	}
+	raw := h.msg.Data()
+	if len(raw) > rawKeep {
+		raw = raw[:rawKeep]
+	}
+	h.log.Info("command rejected", zap.String("reason", p.reason), zap.Int("problems", len(p.problems)))
+	h.settle(ctx, stored, queue.Result{
+		Outcome:          "rejected",
+		Error:            &queue.ErrorInfo{Code: CodeInvalidCommand, Message: joinProblems(p.problems)},
+		Problems:         p.problems,
+		RawCommand:       rawText(raw),
+		RawCommandBase64: rawBase64(raw),
+	})
+}
+
+func (h *handling) ack() {
+	if err := h.msg.Ack(); err != nil {
+		h.log.Warn("ack", zap.Error(err))
+	}
+}
+
+func (h *handling) term(reason string) {
+	if err := h.msg.TermWithReason(reason); err != nil {
+		h.log.Warn("term", zap.Error(err))
+	}
+}
+
+// retryLater re-schedules the message after a bus fault, with back-off by
+// delivery count. Bus faults do not consume the platform retry budget.
+func (h *handling) retryLater(what string, err error) {
+	d := backoff(int(h.meta.NumDelivered), 200*time.Millisecond, 10*time.Second)
+	h.log.Warn("bus fault; will retry", zap.String("step", what), zap.Duration("delay", d), zap.Error(err))
+	h.w.m.Retry("publish", d)
+	h.nak(d)
+}
+
+func (h *handling) nak(d time.Duration) {
+	if err := h.msg.NakWithDelay(d); err != nil {
+		h.log.Warn("nak", zap.Error(err))
+	}
+}
+
+// backoff is exponential from base, capped at max, with full jitter, never
+// below a tenth of the step so that retries do not spin.
+func backoff(attempt int, base, max time.Duration) time.Duration {
+	d := base
+	for i := 1; i < attempt && d < max; i++ {
+		d *= 2
+	}
+	d = min(d, max)
+	return d/10 + rand.N(d-d/10+1)
+}
+
+func resultOf(cl *queue.Claim) queue.Result {
+	return queue.Result{
+		Outcome: cl.Outcome, PlatformStatus: cl.PlatformStatus, FailedProcessID: cl.FailedProcessID,
+		FailedStatus: cl.FailedStatus, Error: cl.Error, SettledAt: cl.SettledAt, Polls: cl.Polls,
+		Problems: cl.Problems, RawCommand: cl.RawCommand, RawCommandBase64: cl.RawCommandBase64,
+	}
+}
+
+func eventData(cl *queue.Claim, outcome string) queue.EventData {
+	d := queue.EventData{
+		CommandID: cl.CommandID, Action: cl.Action, ProcessID: cl.ProcessID,
+		OrchestrationID: cl.OrchestrationID, Outcome: outcome, Attempts: cl.Attempts, Polls: cl.Polls,
+	}
+	if !cl.ReceivedAt.IsZero() {
+		t := cl.ReceivedAt
+		d.ReceivedAt = &t
+	}
+	if !cl.AcceptedAt.IsZero() {
+		t := cl.AcceptedAt
+		d.AcceptedAt = &t
+	}
+	return d
+}
+
+// rawText is the raw command as text when it is valid UTF-8.
+func rawText(raw []byte) string {
+	if utf8.Valid(raw) {
+		return string(raw)
+	}
+	return ""
+}
+
+// rawBase64 is the raw command in base64 when it is not valid UTF-8.
+func rawBase64(raw []byte) string {
+	if utf8.Valid(raw) {
+		return ""
+	}
+	return base64.StdEncoding.EncodeToString(raw)
+}

@@ -1,0 +1,130 @@
+package worker
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/txworker/txworker/metrics"
+	"github.com/txworker/txworker/platform"
+	"github.com/txworker/txworker/queue"
+)
+
+// Corastone is what the worker needs of the Corastone client.
+type Corastone interface {
+	// Execute sends one action with the given processId.
+	Execute(ctx context.Context, req *platform.Request, processID string) (platform.Accepted, error)
+	// FindProcess reports whether the platform knows processID, and its orchestration.
+	FindProcess(ctx context.Context, processID string) (orchestrationID string, found bool, err error)
+}
+
+// JourneyManager is what the worker needs of the Journey Manager client.
+type JourneyManager interface {
+	// Cancel abandons a transaction and returns its form status.
+	Cancel(ctx context.Context, req *platform.Request) (formStatus string, err error)
+}
+
+// Worker handles command messages. It keeps no state of its own between
+// messages beyond the per-platform pause: everything lives in the bus.
+type Worker struct {
+	cfg     Config
+	bus     *queue.Bus
+	cs      Corastone
+	jm      JourneyManager
+	log     *zap.Logger
+	m       *metrics.Metrics
+	breaker *breaker
+	now     func() time.Time
+}
+
+// New returns a Worker. jm may be nil: cancel-txn commands are then
+// rejected as disabled. A nil logger discards logs; nil metrics are
+// registered on a private registry.
+func New(cfg Config, bus *queue.Bus, cs Corastone, jm JourneyManager, logger *zap.Logger, m *metrics.Metrics) (*Worker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	if m == nil {
+		m = metrics.New(prometheus.NewRegistry())
+	}
+	cfg = cfg.withDefaults()
+	log := logger.Named("worker")
+	return &Worker{
+		cfg: cfg, bus: bus, cs: cs, jm: jm, log: log, m: m,
+		breaker: newBreaker(cfg.PauseAfter, cfg.PauseFor, log, m),
+		now:     time.Now,
+	}, nil
+}
+
+// Run consumes commands with at most Config.Concurrency handled at once
+// until ctx is cancelled, then waits for the handlers in flight (each is
+// bounded by CallTimeout) and returns.
+func (w *Worker) Run(ctx context.Context) error {
+	go w.reportLag(ctx)
+	return queue.Consume(ctx, w.bus.Commands(), w.cfg.Concurrency, w.log, w.Handle)
+}
+
+func (w *Worker) reportLag(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		if n, err := w.bus.CommandsPending(ctx); err == nil {
+			w.m.SetCommandsPending(n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Handle processes one command message and acknowledges, terminates or
+// re-schedules it. It is safe for concurrent use. Work already begun is
+// finished even when ctx is cancelled (shutdown), within CallTimeout.
+func (w *Worker) Handle(ctx context.Context, msg jetstream.Msg) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.CallTimeout+10*time.Second)
+	defer cancel()
+	meta, err := msg.Metadata()
+	if err != nil {
+		w.log.Error("command without JetStream metadata", zap.Error(err))
+		_ = msg.TermWithReason("no metadata")
+		return
+	}
+	actionName := w.actionOf(msg.Subject())
+	p := decode(actionName, msg.Data(), msg.Headers(), meta.Sequence.Stream, w.cfg.MaxCommandBytes)
+	label := actionName
+	if _, ok := platform.LookupAction(actionName); !ok {
+		label = "unknown"
+	}
+	if meta.NumDelivered == 1 {
+		w.m.CommandReceived(label)
+	}
+	if p.reason == "" && p.action.Platform == platform.JourneyManager && w.jm == nil {
+		p.reject(reasonUnknownAction, "action cancel-txn is disabled: no Journey Manager is configured")
+	}
+	log := w.log.With(zap.String("command_id", p.commandID), zap.String("action", label))
+	h := &handling{w: w, msg: msg, meta: meta, p: p, log: log, token: uuid.NewString()}
+	if p.reason != "" {
+		h.reject(ctx, clip(actionName, 64))
+		return
+	}
+	h.start(ctx)
+}
+
+// actionOf returns the subject's action token ({prefix}.cmd.{action}).
+func (w *Worker) actionOf(subject string) string {
+	rest, ok := strings.CutPrefix(subject, w.bus.Prefix()+".cmd.")
+	if !ok {
+		return subject
+	}
+	return rest
+}
