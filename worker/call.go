@@ -202,7 +202,7 @@ func (h *handling) conflictOr(what string, err error) {
 func (h *handling) keepAlive() (stop func()) {
 	done := make(chan struct{})
 	go func() {
-		t := time.NewTicker(10 * time.Second)
+		t := time.NewTicker(h.w.cfg.KeepAlive)
 		defer t.Stop()
 		for {
 			select {

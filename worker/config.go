@@ -30,6 +30,9 @@ type Config struct {
 	// CallTimeout bounds one platform call, token fetch and retry included.
 	// Default 30s.
 	CallTimeout time.Duration
+	// KeepAlive is how often a message being worked on is reported in
+	// progress; keep it well under the consumer's AckWait. Default 10s.
+	KeepAlive time.Duration
 	// PauseAfter consecutive transient faults from a platform pause new
 	// calls to it for PauseFor, so that an outage does not burn every
 	// command's budget in seconds. Defaults 5 and 30s.
@@ -67,6 +70,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CallTimeout == 0 {
 		c.CallTimeout = 30 * time.Second
+	}
+	if c.KeepAlive == 0 {
+		c.KeepAlive = 10 * time.Second
 	}
 	if c.PauseAfter == 0 {
 		c.PauseAfter = 5

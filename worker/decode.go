@@ -71,6 +71,14 @@ func decode(actionName string, body []byte, hdr nats.Header, seq uint64, maxByte
 	p.action = act
 	if len(body) > maxBytes {
 		p.reject(reasonTooLarge, fmt.Sprintf("command is %d bytes; the limit is %d", len(body), maxBytes))
+		// Still name the command by its own id when it has one: the
+		// stream caps messages at 1 MiB, so this parse is bounded.
+		var env struct {
+			CommandID string `json:"commandId"`
+		}
+		if json.Unmarshal(body, &env) == nil && checkCommandID(env.CommandID) == "" {
+			p.commandID = env.CommandID
+		}
 		return p
 	}
 	var fields map[string]json.RawMessage

@@ -249,6 +249,13 @@ func (e *testEnv) waitFor(limit time.Duration, what string, cond func() bool) {
 	}
 }
 
+// eventsOf returns the events stored with this id.
+func (e *testEnv) eventsOf(id string) []queue.Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]queue.Event(nil), e.events[id]...)
+}
+
 // count returns how many events with this id are on the stream.
 func (e *testEnv) count(id string) int {
 	e.mu.Lock()

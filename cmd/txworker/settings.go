@@ -37,6 +37,7 @@ func resolve(v values) (serviceConfig, error) {
 			Prefix:    v.str("subject-prefix"),
 			Replicas:  v.integer("stream-replicas", 1, 5, &p),
 			Provision: v.boolean("provision", &p),
+			AckWait:   v.duration("ack-wait", &p),
 			Name:      "txworker",
 		},
 		HTTPAddr:        v.hostPort("http-addr", &p),
@@ -108,6 +109,7 @@ func resolve(v values) (serviceConfig, error) {
 		SettleTimeout: settle,
 		MaxAttempts:   v.integer("max-attempts", 1, 100, &p),
 		CallTimeout:   3*timeout + 2*time.Second,
+		KeepAlive:     sc.Queue.AckWait / 3,
 	}
 	sc.Poller = poller.Config{
 		Source:      sc.Worker.Source,
