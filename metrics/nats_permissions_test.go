@@ -281,3 +281,25 @@ func fetchOne(ctx context.Context, t *testing.T, c jetstream.Consumer) jetstream
 	}
 	return m
 }
+
+// TestDevNATSConfigParses loads the dev overlay's nats.conf with the server's
+// own configuration parser.
+func TestDevNATSConfigParses(t *testing.T) {
+	docs := readDocsFile(t, filepath.Join(deployDir, "overlays", "dev", "nats.yaml"))
+	conf := str(findOne(t, docs, "ConfigMap", "nats-config"), "data", "nats.conf")
+	path := filepath.Join(t.TempDir(), "nats.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := server.ProcessConfigFile(path)
+	if err != nil {
+		t.Fatalf("dev nats.conf: %v", err)
+	}
+	if !opts.JetStream || opts.StoreDir != "/data" || opts.Port != 4222 || opts.HTTPPort != 8222 {
+		t.Errorf("dev nats.conf: jetstream=%t store=%q port=%d monitor=%d, want true /data 4222 8222",
+			opts.JetStream, opts.StoreDir, opts.Port, opts.HTTPPort)
+	}
+	if opts.MaxPayload < 1<<20 {
+		t.Errorf("dev nats.conf: max_payload %d is below the 1 MiB command stream limit", opts.MaxPayload)
+	}
+}

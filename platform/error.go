@@ -96,8 +96,10 @@ var (
 	tokenLike     = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]{0,63}$`)
 )
 
-// jmCodes are the documented Journey Manager error keys.
-var jmCodes = [...]string{"internalError", "submitKeyNotSpecified", "txnAlreadyFinished", "txnNotFound", "unableToResolvePortal", "txnDataDeleted"}
+// jmCodes returns the documented Journey Manager error keys.
+func jmCodes() []string {
+	return []string{"internalError", "submitKeyNotSpecified", "txnAlreadyFinished", "txnNotFound", "unableToResolvePortal", "txnDataDeleted"}
+}
 
 // DecodeError turns an HTTP answer into an *Error. It never fails and never panics, whatever the
 // body. The code is found anywhere in the body: for Corastone a `[A-Z]{2}\d{4}` code (a JSON
@@ -125,7 +127,7 @@ func DecodeError(platform, endpoint string, status int, h http.Header, body []by
 	}
 	var msg string
 	if platform == JourneyManager {
-		e.Code, msg = jmCode(doc, body)
+		e.Code, msg = jmCode(doc, body, status)
 	} else {
 		e.Code, msg = corastoneCodeOf(doc, body)
 	}
@@ -139,15 +141,18 @@ func DecodeError(platform, endpoint string, status int, h http.Header, body []by
 			e.Message = "unexpected answer"
 		}
 	}
-	e.Verdict = verdictFor(endpoint, status, e.Code)
+	e.Verdict = verdictFor(platform, endpoint, status, e.Code)
 	return e
 }
 
-func verdictFor(endpoint string, status int, code string) Verdict {
+// verdictFor applies SPEC §5. A 401 is Auth (new credentials, one retry) when Corastone says
+// AU0001 (or nothing) and always on Journey Manager (an expired session or token); AU0003 and a
+// refusal of the client credentials themselves are Permanent.
+func verdictFor(platform, endpoint string, status int, code string) Verdict {
 	switch {
 	case status == 401 && endpoint == endpointToken:
-		return Permanent // the client credentials themselves were refused
-	case status == 401 && (code == "" || code == "AU0001"):
+		return Permanent
+	case status == 401 && (platform == JourneyManager || code == "" || code == "AU0001"):
 		return Auth
 	case status == 408 || status == 429:
 		return Transient
@@ -189,16 +194,11 @@ func corastoneCodeOf(doc any, body []byte) (code, msg string) {
 	return loose, ""
 }
 
-// jmCode finds a Journey Manager error key.
-func jmCode(doc any, body []byte) (code, msg string) {
-	known := func(s string) bool {
-		for _, k := range jmCodes {
-			if s == k {
-				return true
-			}
-		}
-		return false
-	}
+// jmCode finds a Journey Manager error key. A bare status text ({"error":"Forbidden"}, Spring's
+// default body) is not a code.
+func jmCode(doc any, body []byte, status int) (code, msg string) {
+	codes := jmCodes()
+	known := func(s string) bool { return contains(codes, s) }
 	// 1. a documented key in an "error"/"code" field, 2. a documented key as any string value.
 	for _, fields := range [][]string{{"error", "code", "errorKey"}, nil} {
 		walkObjects(doc, func(m map[string]any) bool {
@@ -218,7 +218,7 @@ func jmCode(doc any, body []byte) (code, msg string) {
 		}
 	}
 	// 3. a documented key anywhere in the text (non-JSON bodies).
-	for _, k := range jmCodes {
+	for _, k := range codes {
 		if bytes.Contains(body, []byte(k)) {
 			return k, ""
 		}
@@ -226,7 +226,7 @@ func jmCode(doc any, body []byte) (code, msg string) {
 	// 4. any token-like "error"/"code" string field.
 	walkObjects(doc, func(m map[string]any) bool {
 		for _, k := range []string{"error", "code"} {
-			if s, ok := m[k].(string); ok && tokenLike.MatchString(s) {
+			if s, ok := m[k].(string); ok && tokenLike.MatchString(s) && !strings.EqualFold(s, http.StatusText(status)) {
 				code, msg = s, stringField(m, "message")
 				return true
 			}
@@ -301,15 +301,18 @@ func isAlnum(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
-// excerpt returns at most n bytes of b, cut at a rune boundary, as valid UTF-8.
+// excerpt returns the start of b as valid UTF-8 (invalid bytes as U+FFFD), at most n bytes, cut
+// at a rune boundary.
 func excerpt(b []byte, n int) string {
-	if len(b) > n {
-		b = b[:n]
-		for i := 0; i < utf8.UTFMax && len(b) > 0 && !utf8.Valid(b); i++ {
-			b = b[:len(b)-1]
-		}
+	s := strings.ToValidUTF8(string(b[:min(len(b), n)]), "\uFFFD")
+	if len(s) <= n {
+		return s
 	}
-	return strings.ToValidUTF8(string(b), "\uFFFD")
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
 }
 
 // cleanText makes s safe for messages: valid UTF-8, control characters as spaces, at most n bytes.

@@ -52,7 +52,9 @@ func TestDecodeError(t *testing.T) {
 		{"jm portal", JourneyManager, "jm-query", 400, nil, `{"error":"unableToResolvePortal"}`, "unableToResolvePortal", "bad request", Permanent, 0},
 		{"jm other code field", JourneyManager, "cancel-txn", 403, nil, `{"code":"csrfMissing","message":"Forbidden"}`, "csrfMissing", "Forbidden", Permanent, 0},
 		{"jm spring error text is no code", JourneyManager, "cancel-txn", 404, nil, `{"status":404,"error":"Not Found","path":"/x"}`, "", "not found", Permanent, 0},
+		{"jm status text is no code", JourneyManager, "cancel-txn", 403, nil, `{"status":403,"error":"Forbidden","message":"Invalid CSRF token"}`, "", "Invalid CSRF token", Permanent, 0},
 		{"jm 401 is auth", JourneyManager, "cancel-txn", 401, nil, ``, "", "unauthorized", Auth, 0},
+		{"jm 401 with a code is auth", JourneyManager, "jm-query", 401, nil, `{"error":"unauthorized","message":"Full authentication is required"}`, "", "Full authentication is required", Auth, 0},
 		{"no answer", PlatformCorastone, "orchestrations", 0, nil, ``, "", "unexpected answer", Transient, 0},
 		{"control chars in message", PlatformCorastone, "cancel-offering", 409, nil, `{"code":"IS0002","message":"a\u0000b\nc"}`, "IS0002", "a b c", Permanent, 0},
 	}

@@ -1,7 +1,6 @@
 package platform
 
 import (
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -67,12 +66,21 @@ func (p *problems) result() []string {
 
 func (p *problems) empty() bool { return len(p.list) == 0 && p.dropped == 0 }
 
-var plainKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+// plainKey reports whether key matches [A-Za-z_][A-Za-z0-9_]* (printed as .key in paths).
+func plainKey(key string) bool {
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return key != ""
+}
 
 // joinPath appends an object key to a problem path: `a.key`, or `a["odd key"]` for keys that are
 // not plain identifiers (escaped, shortened).
 func joinPath(path, key string) string {
-	if plainKey.MatchString(key) && len(key) <= maxKeyInPath {
+	if plainKey(key) && len(key) <= maxKeyInPath {
 		return path + "." + key
 	}
 	if len(key) > maxKeyInPath {

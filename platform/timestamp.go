@@ -37,10 +37,8 @@ func (t Timestamp) MarshalJSON() ([]byte, error) {
 }
 
 // Accepted bounds for parsed times: years 0001–9999, so every parsed time can be written back.
-var (
-	minTimestamp = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
-	maxTimestamp = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
-)
+func minTimestamp() time.Time { return time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC) }
+func maxTimestamp() time.Time { return time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC) }
 
 var errTimestamp = errors.New("not an RFC 3339 time, a date or epoch milliseconds")
 
@@ -91,7 +89,7 @@ func parseTimeString(s string) (time.Time, error) {
 // parseEpochMillis reads a JSON number (or numeric string) of epoch milliseconds.
 func parseEpochMillis(s string) (time.Time, error) {
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		if n < minTimestamp.UnixMilli() || n > maxTimestamp.UnixMilli() {
+		if n < minTimestamp().UnixMilli() || n > maxTimestamp().UnixMilli() {
 			return time.Time{}, errors.New("epoch milliseconds out of range")
 		}
 		return time.UnixMilli(n).UTC(), nil
@@ -100,7 +98,7 @@ func parseEpochMillis(s string) (time.Time, error) {
 		return time.Time{}, errTimestamp
 	}
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(f) || f < float64(minTimestamp.UnixMilli()) || f > float64(maxTimestamp.UnixMilli()) {
+	if err != nil || math.IsNaN(f) || f < float64(minTimestamp().UnixMilli()) || f > float64(maxTimestamp().UnixMilli()) {
 		return time.Time{}, errors.New("epoch milliseconds out of range")
 	}
 	ms := math.Floor(f)
@@ -109,7 +107,7 @@ func parseEpochMillis(s string) (time.Time, error) {
 }
 
 func inRange(t time.Time) (time.Time, error) {
-	if t.Before(minTimestamp) || t.After(maxTimestamp) {
+	if t.Before(minTimestamp()) || t.After(maxTimestamp()) {
 		return time.Time{}, errors.New("time out of range")
 	}
 	return t, nil

@@ -161,7 +161,11 @@ func (c *core) call(ctx context.Context, endpoint, method string, u *url.URL, bo
 func (c *core) once(ctx context.Context, endpoint, method string, u *url.URL, body []byte) (*answer, any, string, error) {
 	if c.limiter != nil {
 		if err := c.limiter.Wait(ctx); err != nil {
-			return nil, nil, "", c.noAnswer(endpoint, "waiting for the rate limit", err)
+			e := c.noAnswer(endpoint, "not sent, waiting for the rate limit", err)
+			if ctx.Err() == nil {
+				e.Message = "not sent: the rate limit wait would outlast the deadline"
+			}
+			return nil, nil, "", e
 		}
 	}
 	rctx, cancel := context.WithTimeout(ctx, c.timeout)

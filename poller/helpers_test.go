@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -12,9 +13,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/txworker/txworker/metrics"
 	"github.com/txworker/txworker/platform"
 	"github.com/txworker/txworker/queue"
 	"github.com/txworker/txworker/queue/queuetest"
@@ -25,6 +28,9 @@ import (
 type env struct {
 	url string
 	bus *queue.Bus
+	// evCons reads the events stream; evs are the events read so far.
+	evCons jetstream.Consumer
+	evs    []queue.Event
 }
 
 func newEnv(t *testing.T) *env {
@@ -49,8 +55,14 @@ func connect(t *testing.T, url string) *queue.Bus {
 	return b
 }
 
+// testLogger logs warnings and errors to the test log (everything with
+// POLLER_TEST_DEBUG=1).
 func testLogger(t *testing.T) *zap.Logger {
-	return zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	level := zap.WarnLevel
+	if os.Getenv("POLLER_TEST_DEBUG") != "" {
+		level = zap.DebugLevel
+	}
+	return zaptest.NewLogger(t, zaptest.Level(level))
 }
 
 // track stores an accepted claim and publishes its tracking message, as the
@@ -72,33 +84,27 @@ func (e *env) track(t *testing.T, commandID, orchestrationID string, deadline ti
 	}
 }
 
-// events returns every event on the events stream, in stream order.
+// events returns every event on the events stream so far, in stream order.
+// It reads through one ordered consumer; a read that fails (say, while the
+// server restarts) returns what has been read.
 func (e *env) events(t *testing.T) []queue.Event {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	js := e.bus.JetStream()
-	name, err := js.StreamNameBySubject(ctx, e.bus.Prefix()+".evt.>")
-	if err != nil {
-		t.Fatalf("events stream: %v", err)
-	}
-	stream, err := js.Stream(ctx, name)
-	if err != nil {
-		t.Fatalf("events stream: %v", err)
-	}
-	n := int(stream.CachedInfo().State.Msgs)
-	if n == 0 {
-		return nil
-	}
-	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatalf("events consumer: %v", err)
-	}
-	var evs []queue.Event
-	for len(evs) < n {
-		batch, err := cons.Fetch(n-len(evs), jetstream.FetchMaxWait(2*time.Second))
+	if e.evCons == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		js := e.bus.JetStream()
+		name, err := js.StreamNameBySubject(ctx, e.bus.Prefix()+".evt.>")
 		if err != nil {
-			t.Fatalf("fetch events: %v", err)
+			t.Fatalf("events stream: %v", err)
+		}
+		if e.evCons, err = js.OrderedConsumer(ctx, name, jetstream.OrderedConsumerConfig{}); err != nil {
+			t.Fatalf("events consumer: %v", err)
+		}
+	}
+	for {
+		batch, err := e.evCons.FetchNoWait(1000)
+		if err != nil {
+			return e.evs
 		}
 		got := 0
 		for msg := range batch.Messages() {
@@ -106,14 +112,13 @@ func (e *env) events(t *testing.T) []queue.Event {
 			if err := json.Unmarshal(msg.Data(), &ev); err != nil {
 				t.Fatalf("decode event: %v", err)
 			}
-			evs = append(evs, ev)
+			e.evs = append(e.evs, ev)
 			got++
 		}
 		if got == 0 {
-			t.Fatalf("events stream: read %d of %d", len(evs), n)
+			return e.evs
 		}
 	}
-	return evs
 }
 
 // waitEnded waits until n commands have a terminal event and returns them by
@@ -158,8 +163,14 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 // called; stop waits for Run to return.
 func startPoller(t *testing.T, cfg Config, bus *queue.Bus, plat Platform) (p *Poller, stop func()) {
 	t.Helper()
+	return startPollerWith(t, cfg, bus, plat, nil)
+}
+
+// startPollerWith is startPoller with metrics.
+func startPollerWith(t *testing.T, cfg Config, bus *queue.Bus, plat Platform, m *metrics.Metrics) (p *Poller, stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	p = New(cfg, bus, plat, testLogger(t), nil)
+	p = New(cfg, bus, plat, testLogger(t), m)
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
 	stop = sync.OnceFunc(func() {
@@ -175,6 +186,32 @@ func startPoller(t *testing.T, cfg Config, bus *queue.Bus, plat Platform) (p *Po
 	})
 	t.Cleanup(stop)
 	return p, stop
+}
+
+// metricValue returns the sum of the counters or gauges name{labels…} in
+// reg; labels a metric does not have are ignored.
+func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	sum := 0.0
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	metric:
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if v, ok := labels[l.GetName()]; ok && v != l.GetValue() {
+					continue metric
+				}
+			}
+			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	return sum
 }
 
 // fakePlatform is a scripted Transactions API. An orchestration is

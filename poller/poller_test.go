@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/txworker/txworker/metrics"
 	"github.com/txworker/txworker/platform"
 	"github.com/txworker/txworker/queue/queuetest"
 )
@@ -150,7 +153,8 @@ func TestRetryAfterPausesWholePoller(t *testing.T) {
 	}
 	cfg := fast
 	cfg.Parallel = 1
-	startPoller(t, cfg, e.bus, fake)
+	reg := prometheus.NewRegistry()
+	startPollerWith(t, cfg, e.bus, fake, metrics.New(reg))
 	ended := e.waitEnded(t, n, 20*time.Second)
 
 	calls := fake.callsTo("orchestrations")
@@ -171,6 +175,20 @@ func TestRetryAfterPausesWholePoller(t *testing.T) {
 		if ev.Data.Polls != 1 {
 			t.Errorf("%s: polls = %d, want 1 (a pause is not a poll)", id, ev.Data.Polls)
 		}
+	}
+	want := map[string]float64{
+		"txworker_polls_total":             float64(len(calls)),
+		"txworker_commands_terminal_total": n,
+		"txworker_events_published_total":  n,
+		"txworker_platform_paused":         0,
+	}
+	for name, v := range want {
+		if got := metricValue(t, reg, name, map[string]string{"platform": "corastone", "outcome": "succeeded"}); got != v {
+			t.Errorf("%s = %v, want %v", name, got, v)
+		}
+	}
+	if got := metricValue(t, reg, "txworker_retries_total", map[string]string{"stage": "poll"}); got != float64(limited) {
+		t.Errorf("poll retries = %v, want %d", got, limited)
 	}
 }
 

@@ -43,6 +43,7 @@ type testEnv struct {
 	t           *testing.T
 	natsURL     string
 	restartNATS func()
+	stopNATS    func()
 	sim         *platformtest.Simulator
 	nc          *nats.Conn
 	js          jetstream.JetStream
@@ -54,7 +55,7 @@ type testEnv struct {
 
 func newTestEnv(t *testing.T, simCfg platformtest.Config) *testEnv {
 	t.Helper()
-	url, restart, _ := queuetest.StartServer(t)
+	url, restart, stop := queuetest.StartServer(t)
 	if simCfg.StepDuration == [2]time.Duration{} {
 		simCfg.StepDuration = [2]time.Duration{50 * time.Millisecond, 150 * time.Millisecond}
 	}
@@ -72,7 +73,7 @@ func newTestEnv(t *testing.T, simCfg platformtest.Config) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testEnv{t: t, natsURL: url, restartNATS: restart, sim: sim, nc: nc, js: js,
+	return &testEnv{t: t, natsURL: url, restartNATS: restart, stopNATS: stop, sim: sim, nc: nc, js: js,
 		events: map[string][]queue.Event{}, cond: make(chan struct{})}
 }
 

@@ -31,6 +31,8 @@ type service struct {
 	cancel context.CancelFunc // stops intake
 	wg     sync.WaitGroup
 
+	running sync.Map // loop name → struct{}, while it runs
+
 	tokenOK  atomic.Bool
 	loopErr  atomic.Pointer[error]
 	stopping atomic.Bool
@@ -90,8 +92,10 @@ func startService(ctx context.Context, cfg serviceConfig, logger *zap.Logger) (*
 // /healthz fail so that Kubernetes restarts the pod.
 func (s *service) loop(ctx context.Context, name string, f func(context.Context) error) {
 	s.wg.Add(1)
+	s.running.Store(name, struct{}{})
 	go func() {
 		defer s.wg.Done()
+		defer s.running.Delete(name)
 		err := f(ctx)
 		if ctx.Err() == nil && name != "token" {
 			if err == nil {
@@ -162,7 +166,9 @@ func (s *service) shutdown(budget time.Duration) error {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		errs = append(errs, errors.New("in-flight work did not finish within the budget; it will be redelivered"))
+		var names []string
+		s.running.Range(func(k, _ any) bool { names = append(names, k.(string)); return true })
+		errs = append(errs, fmt.Errorf("in-flight work of %v did not finish within the budget; it will be redelivered", names))
 	}
 	if err := s.bus.Drain(); err != nil {
 		errs = append(errs, fmt.Errorf("drain NATS: %w", err))

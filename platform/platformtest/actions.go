@@ -213,6 +213,4 @@ func isV4(s string) bool {
 	return s[14] == '4' && strings.IndexByte("89abAB", s[19]) >= 0
 }
 
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
+func isHex(c byte) bool { return c-'0' < 10 || (c|0x20)-'a' < 6 }

@@ -63,7 +63,9 @@ func TestActionsAccepted(t *testing.T) {
 func TestActionErrors(t *testing.T) {
 	h := newHarness(t, Config{})
 	revert := func(sec string) map[string]any { return map[string]any{"signer": testSigner(), "securityId": sec} }
-	remove := func(sec, org string) map[string]any { return map[string]any{"transactionData": txData(sec), "orgId": org} }
+	remove := func(sec, org string) map[string]any {
+		return map[string]any{"transactionData": txData(sec), "orgId": org}
+	}
 	reject := func(sec string) map[string]any { return map[string]any{"transactionData": txData(sec)} }
 	tests := []struct {
 		name, path string

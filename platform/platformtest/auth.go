@@ -136,14 +136,16 @@ func (s *Simulator) authorize(w http.ResponseWriter, r *http.Request, scope stri
 	return caller{client: t.client, org: t.org}, reply{}, true
 }
 
-// revokeBearer revokes the request's bearer token, if any (RevokeRate fault).
-func (s *Simulator) revokeBearer(r *http.Request) {
+// revokeBearer revokes the request's bearer token (RevokeRate fault); false if it has none.
+func (s *Simulator) revokeBearer(r *http.Request) bool {
 	access := bearer(r)
 	s.authMu.Lock()
 	defer s.authMu.Unlock()
-	if t := s.tokens[access]; t != nil {
+	t := s.tokens[access]
+	if t != nil {
 		t.revoked = true
 	}
+	return t != nil
 }
 
 // RevokeTokens revokes every token issued so far: the next request with any of them gets

@@ -78,8 +78,9 @@ type Config struct {
 	Seed int64
 	// Faults are the faults injected from the start; SetFaults changes them later.
 	Faults Faults
-	// LogSize is how many requests Requests keeps (a ring of the latest). Default 100,000;
-	// negative: none kept. Count and the accepted counters stay exact regardless.
+	// LogSize is how many requests Requests keeps (a ring of the latest). Default 10,000 (an
+	// entry keeps its query string: a 50-id poll's is about 2 KB); negative: none kept. Count and
+	// the accepted counters stay exact regardless.
 	LogSize int
 	// Now is the clock (orchestration progress, token expiry, timestamps). Default time.Now.
 	Now func() time.Time
@@ -181,7 +182,7 @@ func (cfg Config) withDefaults() Config {
 		cfg.Queued[1] = max(cfg.Queued[1], cfg.Queued[0])
 	}
 	if cfg.LogSize == 0 {
-		cfg.LogSize = 100_000
+		cfg.LogSize = 10_000
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

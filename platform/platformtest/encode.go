@@ -50,35 +50,73 @@ func appendString(b []byte, s string) []byte {
 
 // appendTS appends the instant ns (unix nanoseconds) in the orchestration's timestamp form.
 func appendTS(b []byte, form tsForm, ns int64) []byte {
-	t := time.Unix(0, ns).UTC()
 	switch form {
-	case tsDate:
-		b = append(b, '"')
-		b = t.AppendFormat(b, time.DateOnly)
-		return append(b, '"')
 	case tsEpoch:
-		return strconv.AppendInt(b, t.UnixMilli(), 10)
+		return strconv.AppendInt(b, floorDiv(ns, 1e6), 10)
 	case tsEpochString:
 		b = append(b, '"')
-		b = strconv.AppendInt(b, t.UnixMilli(), 10)
+		b = strconv.AppendInt(b, floorDiv(ns, 1e6), 10)
 		return append(b, '"')
 	}
+	t := time.Unix(0, ns).UTC()
+	year, month, day := t.Date()
 	b = append(b, '"')
-	b = t.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	if form == tsRFC3339 {
+		hour, minute, sec := t.Clock()
+		b = append(b, 'T')
+		b = appendDigits(b, hour, 2)
+		b = append(b, ':')
+		b = appendDigits(b, minute, 2)
+		b = append(b, ':')
+		b = appendDigits(b, sec, 2)
+		b = append(b, '.')
+		b = appendDigits(b, t.Nanosecond()/1e6, 3)
+		b = append(b, 'Z')
+	}
 	return append(b, '"')
+}
+
+// appendDigits appends n (0 ≤ n < 10^width, else as is) zero-padded to width digits.
+func appendDigits(b []byte, n, width int) []byte {
+	var d [20]byte
+	i := len(d)
+	for n >= 10 || width > 1 {
+		i--
+		d[i] = byte('0' + n%10)
+		n /= 10
+		width--
+	}
+	i--
+	d[i] = byte('0' + n)
+	return append(b, d[i:]...)
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
 }
 
 // appendOrch appends one orchestration of the orchestrations endpoint as of now.
 func appendOrch(b []byte, o *orch, now int64) []byte {
 	status, cur := o.statusAt(now)
-	b = append(b, `{"orchestrationId":`...)
-	b = appendString(b, o.id)
+	b = append(b, `{"orchestrationId":"`...)
+	b = append(b, o.id...) // a canonical v4 UUID: nothing to escape
+	b = append(b, '"')
 	b = append(b, `,"status":"`...)
 	b = append(b, status...)
 	b = append(b, `","startDate":`...)
+	at := len(b)
 	b = appendTS(b, o.form, o.created)
 	b = append(b, `,"createdDate":`...)
-	b = appendTS(b, o.form, o.created)
+	b = append(b, b[at:len(b)-len(`,"createdDate":`)]...)
 	if status != "queued" && status != "in_progress" {
 		b = append(b, `,"timestamp":`...)
 		b = appendTS(b, o.form, o.endsAt())
@@ -89,15 +127,18 @@ func appendOrch(b []byte, o *orch, now int64) []byte {
 			b = append(b, ',')
 		}
 		if i == 0 {
-			b = appendString(b, o.id)
+			b = append(b, '"')
+			b = append(b, o.id...)
+			b = append(b, '"')
 			continue
 		}
 		b = append(b, '"')
 		b = appendUUID(b, o.steps[i].pid)
 		b = append(b, '"')
 	}
-	b = append(b, `],"sourceTransactionId":`...)
-	b = appendString(b, o.id)
+	b = append(b, `],"sourceTransactionId":"`...)
+	b = append(b, o.id...)
+	b = append(b, '"')
 	b = append(b, `,"currentStep":`...)
 	b = strconv.AppendInt(b, int64(cur), 10)
 	return append(b, '}')

@@ -224,7 +224,9 @@ func rejectPath(asset string) string {
 	return "/external/v1/primary/asset/" + url.PathEscape(asset) + "/reject"
 }
 
-func testSigner() map[string]string { return map[string]string{"email": "jane@example.com", "name": "John Doe"} }
+func testSigner() map[string]string {
+	return map[string]string{"email": "jane@example.com", "name": "John Doe"}
+}
 
 func txData(sec string) map[string]any {
 	return map[string]any{"securityId": sec, "signer": testSigner()}

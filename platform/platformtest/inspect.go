@@ -37,7 +37,7 @@ func (s *Simulator) Orchestration(id string) (OrchestrationView, bool) {
 	now := s.cfg.Now().UnixNano()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	o := s.orchs[strings.ToLower(id)]
+	o := s.orch(id)
 	if o == nil {
 		return OrchestrationView{}, false
 	}

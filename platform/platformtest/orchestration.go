@@ -288,3 +288,11 @@ func (h *pendingHeap) Pop() any {
 	*h = old[:len(old)-1]
 	return o
 }
+
+// orch looks an orchestration up by id, case-insensitively; s.mu must be held.
+func (s *Simulator) orch(id string) *orch {
+	if o := s.orchs[id]; o != nil {
+		return o
+	}
+	return s.orchs[strings.ToLower(id)]
+}

@@ -184,7 +184,9 @@ func (s *Simulator) serve(w http.ResponseWriter, r *http.Request, rt route, now 
 		drop(w)
 		return 0, f.kind.String()
 	case fRevoke:
-		s.revokeBearer(r)
+		if !s.revokeBearer(r) {
+			f.kind = fNone
+		}
 	}
 	rep := s.handle(w, r, rt, now)
 	switch {

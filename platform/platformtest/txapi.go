@@ -1,11 +1,8 @@
 package platformtest
 
 import (
-	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -26,70 +23,6 @@ var (
 	orchStatuses = []string{"queued", "in_progress", "success", "failed", "dlq"}
 	txStatuses   = []string{"in_progress", "success", "failed", "timed_out", "queued"}
 )
-
-// listParams parses a list endpoint's query: only allowed names, each at most once.
-type listParams struct {
-	q        url.Values
-	problems []string
-}
-
-func parseListParams(raw string, allowed ...string) *listParams {
-	q, err := url.ParseQuery(raw)
-	p := &listParams{q: q}
-	if err != nil {
-		p.problems = append(p.problems, "invalid query string")
-	}
-	for k, v := range q {
-		switch {
-		case !slices.Contains(allowed, k):
-			p.problems = append(p.problems, "unknown query parameter "+k)
-		case len(v) != 1:
-			p.problems = append(p.problems, "query parameter "+k+" given more than once")
-		}
-	}
-	return p
-}
-
-// int reads a non-negative integer in [lo, hi]; def if absent.
-func (p *listParams) int(name string, def, lo, hi int) int {
-	v := p.q.Get(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < lo || n > hi {
-		p.problems = append(p.problems, fmt.Sprintf("%s must be an integer from %d to %d", name, lo, hi))
-		return def
-	}
-	return n
-}
-
-// list reads a comma-separated list of at most limit values, each v4 UUIDs if uuids, each in
-// enum if enum is not nil. nil if absent.
-func (p *listParams) list(name string, limit int, uuids bool, enum []string) []string {
-	v, ok := p.q[name]
-	if !ok {
-		return nil
-	}
-	vals := strings.Split(v[0], ",")
-	if len(vals) > limit {
-		p.problems = append(p.problems, fmt.Sprintf("%s takes at most %d values", name, limit))
-	}
-	for _, x := range vals {
-		switch {
-		case x == "":
-			p.problems = append(p.problems, name+" has an empty value")
-		case uuids && !isV4(x):
-			p.problems = append(p.problems, name+" values must be v4 UUIDs")
-		case enum != nil && !slices.Contains(enum, x):
-			p.problems = append(p.problems, fmt.Sprintf("%s values must be among %s", name, strings.Join(enum, ",")))
-		default:
-			continue
-		}
-		break
-	}
-	return vals
-}
 
 // handleOrchestrations is GET /external/v1/transactions/orchestrations: a JSON array of the
 // matching orchestrations in creation order, with their status as of now.
@@ -115,7 +48,7 @@ func (s *Simulator) handleOrchestrations(w http.ResponseWriter, r *http.Request,
 	if ids != nil {
 		picked = make([]*orch, 0, len(ids))
 		for _, id := range ids {
-			if o := s.orchs[strings.ToLower(id)]; o != nil && !slices.Contains(picked, o) {
+			if o := s.orch(id); o != nil && !slices.Contains(picked, o) {
 				picked = append(picked, o)
 			}
 		}
@@ -166,8 +99,8 @@ func (s *Simulator) handleTransactions(w http.ResponseWriter, r *http.Request, n
 		"transactionStatusFilter", "transactionMethodFilter", "processIdsFilter", "orgIdsFilter", "orchestrationIdsFilter")
 	f := txFilter{
 		block:    p.int("blockNumber", -1, 0, 1<<31-1),
-		txID:     p.q.Get("transactionId"),
-		channel:  p.q.Get("channelName"),
+		txID:     p.get("transactionId"),
+		channel:  p.get("channelName"),
 		statuses: p.list("transactionStatusFilter", maxStatusFilter, false, txStatuses),
 		methods:  p.list("transactionMethodFilter", maxMethodFilter, false, nil),
 		orgs:     p.list("orgIdsFilter", maxOrgIDs, false, nil),
@@ -225,7 +158,7 @@ func (s *Simulator) selectSteps(pids, oids []string) []txEntry {
 		}
 	case oids != nil:
 		for _, id := range oids {
-			if o := s.orchs[strings.ToLower(id)]; o != nil && !slices.ContainsFunc(out, func(e txEntry) bool { return e.o == o }) {
+			if o := s.orch(id); o != nil && !slices.ContainsFunc(out, func(e txEntry) bool { return e.o == o }) {
 				for i := range o.steps {
 					out = append(out, txEntry{o, i})
 				}
@@ -237,6 +170,7 @@ func (s *Simulator) selectSteps(pids, oids []string) []txEntry {
 				out = append(out, txEntry{o, i})
 			}
 		}
+		return out // already in order
 	}
 	slices.SortStableFunc(out, func(a, b txEntry) int {
 		if a.o != b.o {
@@ -249,7 +183,7 @@ func (s *Simulator) selectSteps(pids, oids []string) []txEntry {
 
 // stepOf finds the orchestration and step index of a processId.
 func (s *Simulator) stepOf(pid string) (*orch, int) {
-	if o := s.orchs[strings.ToLower(pid)]; o != nil {
+	if o := s.orch(pid); o != nil {
 		return o, 0
 	}
 	if u, err := parseUUID(pid); err == nil {

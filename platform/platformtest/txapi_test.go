@@ -110,8 +110,8 @@ func TestTransactionsQuery(t *testing.T) {
 	h.clock.Advance(2500 * time.Millisecond) // first step done, second running
 	type tx struct {
 		ProcessID, OrchestrationID, GrantedByProcessID, Status, Type, Method, OrgID string
-		Timestamp                                                                  any
-		BlockchainDetails                                                          *struct {
+		Timestamp                                                                   any
+		BlockchainDetails                                                           *struct {
 			BlockNumber   int
 			TransactionID string
 			ChannelName   string
