@@ -73,7 +73,7 @@ func startService(ctx context.Context, cfg serviceConfig, logger *zap.Logger) (*
 		return nil, fmt.Errorf("worker: %w", err)
 	}
 	p := poller.New(cfg.Poller, bus, s.cs, logger, s.m)
-	s.srv = metrics.NewServer(metrics.ServerConfig{Addr: cfg.HTTPAddr}, s.reg, s.live, s.ready, logger)
+	s.srv = metrics.NewServer(metrics.ServerConfig{Addr: cfg.HTTPAddr}, s.reg, s.live, s.m.ReadyCheck(s.ready), logger)
 	if err := s.srv.Start(); err != nil {
 		_ = bus.Drain()
 		return nil, fmt.Errorf("ops server: %w", err)

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestRunNamesEveryConfigurationProblemAtOnce(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"run"}, envOf(map[string]string{
+		"TXWORKER_PLATFORM_URL":  "http://platform.example",
+		"TXWORKER_CONCURRENCY":   "zero",
+		"TXWORKER_POLL_INTERVAL": "-1s",
+		"TXWORKER_LOG_LEVEL":     "chatty",
+		"TXWORKER_JM_URL":        "https://jm.example",
+	}), &out)
+	var ue *usageError
+	if !errors.As(err, &ue) || exitCode(err) != 2 {
+		t.Fatalf("err %v (exit %d), want a usage error with exit 2", err, exitCode(err))
+	}
+	for _, want := range []string{
+		"TXWORKER_ALLOW_INSECURE_HTTP", // plaintext platform URL refused
+		"TXWORKER_CLIENT_ID is required",
+		"TXWORKER_CLIENT_SECRET",
+		"TXWORKER_CONCURRENCY",
+		"TXWORKER_POLL_INTERVAL",
+		"TXWORKER_LOG_LEVEL",
+		"TXWORKER_JM_URL needs",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %s:\n%v", want, err)
+		}
+	}
+}
+
+func TestFlagsWinOverEnvironment(t *testing.T) {
+	fs := newFlagSet("t", &bytes.Buffer{})
+	v := register(fs, envOf(map[string]string{"TXWORKER_CONCURRENCY": "4", "TXWORKER_SUBJECT_PREFIX": "env"}))
+	if err := fs.Parse([]string{"-concurrency", "9"}); err != nil {
+		t.Fatal(err)
+	}
+	if v["concurrency"] != "9" || v["subject-prefix"] != "env" || v["nats-url"] != "nats://127.0.0.1:4222" {
+		t.Errorf("concurrency %q prefix %q url %q", v["concurrency"], v["subject-prefix"], v["nats-url"])
+	}
+}
+
+func TestSecretsComeFromEnvironmentOrFileOnly(t *testing.T) {
+	fs := newFlagSet("t", &bytes.Buffer{})
+	register(fs, envOf(nil))
+	if fs.Lookup("client-secret") != nil || fs.Lookup("jm-password") != nil || fs.Lookup("nats-token") != nil {
+		t.Error("a secret has a flag of its own; flags show in process listings")
+	}
+	if fs.Lookup("client-secret-file") == nil {
+		t.Error("no -client-secret-file flag")
+	}
+	file := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(file, []byte("s3cr3t-from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v := register(newFlagSet("t", &bytes.Buffer{}), envOf(map[string]string{
+		"TXWORKER_PLATFORM_URL": "https://platform.example", "TXWORKER_CLIENT_ID": "id",
+		"TXWORKER_CLIENT_SECRET_FILE": file,
+	}))
+	cfg, err := resolve(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Corastone.ClientSecret != "s3cr3t-from-file" {
+		t.Errorf("secret %q, want the file's content without its newline", cfg.Corastone.ClientSecret)
+	}
+	if cfg.Corastone.TokenURL != "https://platform.example/oauth2/token" {
+		t.Errorf("token URL default %q", cfg.Corastone.TokenURL)
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"explode"}, envOf(nil), &out)
+	if exitCode(err) != 2 || !strings.Contains(out.String(), "usage") {
+		t.Errorf("err %v, out %q", err, out.String())
+	}
+}
