@@ -6,8 +6,9 @@ ARG GO_VERSION=1.26
 
 FROM --platform=$BUILDPLATFORM golang:${GO_VERSION}-bookworm AS build
 WORKDIR /src
-ARG TARGETOS=linux
-ARG TARGETARCH=amd64
+# set by BuildKit from --platform (this file needs BuildKit: RUN --mount)
+ARG TARGETOS
+ARG TARGETARCH
 ARG VERSION=dev
 ENV CGO_ENABLED=0 GOTOOLCHAIN=local
 # Modules first, so source changes do not re-download them.

@@ -96,15 +96,15 @@ func TestNATSPermissions(t *testing.T) {
 	if _, err := kv.Update(ctx, "Y21kLTE", []byte(`{"state":"accepted"}`), rev); err != nil {
 		t.Errorf("service: update claim: %v", err)
 	}
-	for subject, id := range map[string]string{
-		"txworker.evt.cancel-offering.accepted":  "cmd-1:accepted",
-		"txworker.track.cancel-offering":         "cmd-1:track",
-		"txworker.evt.cancel-offering.succeeded": "cmd-1:succeeded",
+	for _, p := range [][2]string{ // subject, Nats-Msg-Id, in order
+		{"txworker.evt.cancel-offering.accepted", "cmd-1:accepted"},
+		{"txworker.track.cancel-offering", "cmd-1:track"},
+		{"txworker.evt.cancel-offering.succeeded", "cmd-1:succeeded"},
 	} {
-		msg := nats.NewMsg(subject)
-		msg.Header.Set(jetstream.MsgIDHeader, id)
+		msg := nats.NewMsg(p[0])
+		msg.Header.Set(jetstream.MsgIDHeader, p[1])
 		if _, err := svc.PublishMsg(ctx, msg); err != nil {
-			t.Errorf("service: publish %s: %v", subject, err)
+			t.Errorf("service: publish %s: %v", p[0], err)
 		}
 	}
 	if err := m.DoubleAck(ctx); err != nil {

@@ -33,7 +33,7 @@ type Bus struct {
 	js      jetstream.JetStream
 	logger  *zap.Logger
 	closed  chan struct{} // closed by the ClosedHandler
-	lastErr atomic.Value  // error: the last failed connection attempt
+	lastErr atomic.Pointer[error] // the last failed connection attempt
 
 	mu       sync.RWMutex
 	commands jetstream.Consumer
@@ -73,7 +73,8 @@ func Connect(ctx context.Context, cfg Config, logger *zap.Logger) (*Bus, error) 
 			return nil, fmt.Errorf("connect nats: connection closed: %w", nc.LastError())
 		case <-ctx.Done():
 			nc.Close()
-			if last, _ := b.lastErr.Load().(error); last != nil {
+			if p := b.lastErr.Load(); p != nil {
+				last := *p
 				return nil, fmt.Errorf("connect nats: %w (last attempt: %v)", ctx.Err(), last)
 			}
 			return nil, fmt.Errorf("connect nats: %w", ctx.Err())
@@ -117,7 +118,7 @@ func (b *Bus) options(connected chan<- struct{}) []nats.Option {
 		}),
 		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
-				b.lastErr.Store(err)
+				b.lastErr.Store(&err)
 				log.Debug("nats connection attempt failed", zap.Error(err))
 			}
 		}),

@@ -33,9 +33,10 @@ type service struct {
 
 	running sync.Map // loop name → struct{}, while it runs
 
-	tokenOK  atomic.Bool
-	loopErr  atomic.Pointer[error]
-	stopping atomic.Bool
+	tokenOK     atomic.Bool
+	provisioned atomic.Bool
+	loopErr     atomic.Pointer[error]
+	stopping    atomic.Bool
 }
 
 // startService connects, provisions and starts consuming. It returns once
@@ -44,40 +45,48 @@ type service struct {
 func startService(ctx context.Context, cfg serviceConfig, logger *zap.Logger) (*service, error) {
 	s := &service{cfg: cfg, log: logger, reg: metrics.NewRegistry()}
 	s.m = metrics.New(s.reg)
+	// The ops server comes first: /healthz answers while NATS is still
+	// being reached, /readyz says why the replica is not ready yet.
+	s.srv = metrics.NewServer(metrics.ServerConfig{Addr: cfg.HTTPAddr}, s.reg, s.live, s.m.ReadyCheck(s.ready), logger)
+	if err := s.srv.Start(); err != nil {
+		return nil, fmt.Errorf("ops server: %w", err)
+	}
+	fail := func(err error) (*service, error) {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.srv.Shutdown(sctx)
+		if s.bus != nil {
+			_ = s.bus.Drain()
+		}
+		return nil, err
+	}
+	logger.Info("connecting", zap.String("http_addr", s.srv.Addr()))
 	bus, err := queue.Connect(ctx, cfg.Queue, logger)
 	if err != nil {
-		return nil, fmt.Errorf("connect to NATS: %w", err)
+		return fail(fmt.Errorf("connect to NATS: %w", err))
 	}
 	s.bus = bus
 	if err := bus.Provision(ctx); err != nil {
-		_ = bus.Drain()
-		return nil, fmt.Errorf("provision JetStream: %w", err)
+		return fail(fmt.Errorf("provision JetStream: %w", err))
 	}
+	s.provisioned.Store(true)
 	s.cs, err = platform.NewCorastone(cfg.Corastone, logger, s.m)
 	if err != nil {
-		_ = bus.Drain()
-		return nil, fmt.Errorf("corastone client: %w", err)
+		return fail(fmt.Errorf("corastone client: %w", err))
 	}
 	var jm worker.JourneyManager
 	if cfg.JM != nil {
 		c, err := platform.NewJM(*cfg.JM, logger, s.m)
 		if err != nil {
-			_ = bus.Drain()
-			return nil, fmt.Errorf("journey manager client: %w", err)
+			return fail(fmt.Errorf("journey manager client: %w", err))
 		}
 		jm = c
 	}
 	w, err := worker.New(cfg.Worker, bus, s.cs, jm, logger, s.m)
 	if err != nil {
-		_ = bus.Drain()
-		return nil, fmt.Errorf("worker: %w", err)
+		return fail(fmt.Errorf("worker: %w", err))
 	}
 	p := poller.New(cfg.Poller, bus, s.cs, logger, s.m)
-	s.srv = metrics.NewServer(metrics.ServerConfig{Addr: cfg.HTTPAddr}, s.reg, s.live, s.m.ReadyCheck(s.ready), logger)
-	if err := s.srv.Start(); err != nil {
-		_ = bus.Drain()
-		return nil, fmt.Errorf("ops server: %w", err)
-	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	s.loop(runCtx, "worker", w.Run)
@@ -139,6 +148,8 @@ func (s *service) ready() error {
 	switch {
 	case s.stopping.Load():
 		return errors.New("shutting down")
+	case !s.provisioned.Load():
+		return errors.New("connecting to NATS and provisioning")
 	case !s.bus.Connected():
 		return errors.New("not connected to NATS")
 	case !s.tokenOK.Load():

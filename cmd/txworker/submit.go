@@ -58,7 +58,15 @@ func connectClient(ctx context.Context, v values) (*queue.Bus, error) {
 	if err := p.err(); err != nil {
 		return nil, err
 	}
-	return queue.Connect(ctx, cfg, zap.NewNop())
+	bus, err := queue.Connect(ctx, cfg, zap.NewNop())
+	if err != nil {
+		return nil, err
+	}
+	if err := bus.Provision(ctx); err != nil { // Provision=false: check and bind only
+		_ = bus.Drain()
+		return nil, fmt.Errorf("is the worker provisioned? %w", err)
+	}
+	return bus, nil
 }
 
 // cmdSubmit is `txworker submit ACTION [FILE|-]`.
