@@ -32,7 +32,7 @@ type Bus struct {
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	logger  *zap.Logger
-	closed  chan struct{} // closed by the ClosedHandler
+	closed  chan struct{}         // closed by the ClosedHandler
 	lastErr atomic.Pointer[error] // the last failed connection attempt
 
 	mu       sync.RWMutex
