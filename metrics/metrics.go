@@ -43,7 +43,7 @@ type Metrics struct {
 	tokenFetches    *prometheus.CounterVec   // platform, result
 	retries         *prometheus.CounterVec   // stage
 	backoff         *prometheus.HistogramVec // stage
-	paused          *prometheus.GaugeVec     // platform
+	paused          *prometheus.GaugeVec     // platform, stage
 	polls           prometheus.Counter
 	pollBatch       prometheus.Histogram
 	tracked         prometheus.Gauge
@@ -126,8 +126,8 @@ func New(reg prometheus.Registerer) *Metrics {
 		}, []string{"stage"}),
 		paused: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "platform_paused",
-			Help: "1 while calls to a platform are paused by the circuit breaker, else 0.",
-		}, []string{"platform"}),
+			Help: "1 while calls to a platform are paused after consecutive faults (stage action: the worker's breaker; poll: the poller's pause), else 0.",
+		}, []string{"platform", "stage"}),
 		polls: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "polls_total",
 			Help: "Orchestration status poll requests sent to the Transactions API.",
@@ -208,7 +208,8 @@ func (m *Metrics) initialise() {
 		m.platformErrors.WithLabelValues(p, Other)
 		m.tokenFetches.WithLabelValues(p, "ok")
 		m.tokenFetches.WithLabelValues(p, "error")
-		m.paused.WithLabelValues(p)
+		m.paused.WithLabelValues(p, StageAction)
+		m.paused.WithLabelValues(p, StagePoll)
 	}
 	for _, s := range stageValues() {
 		m.retries.WithLabelValues(s)

@@ -54,7 +54,7 @@ func exercise(m *metrics.Metrics) {
 	m.ObserveErrorCode("corastone", "IS0012")
 	m.ObserveTokenFetch("corastone", true)
 	m.Retry(metrics.StagePoll, 2*time.Second)
-	m.SetPaused("jm", true)
+	m.SetPaused("jm", metrics.StageAction, true)
 	m.Poll(12)
 	m.SetTracked(12)
 	m.SetOldestTracked(time.Minute)
@@ -131,7 +131,7 @@ func TestKnownLabelValuesStartAtZero(t *testing.T) {
 		{"txworker_token_fetches_total", `platform="corastone",result="error"`},
 		{"txworker_retries_total", `stage="detail"`},
 		{"txworker_backoff_seconds", `stage="publish"`},
-		{"txworker_platform_paused", `platform="jm"`},
+		{"txworker_platform_paused", `platform="jm",stage="action"`},
 		{"txworker_polls_total", ``},
 		{"txworker_poll_batch_size", ``},
 		{"txworker_ready", ``},
@@ -171,8 +171,8 @@ func TestRecordingUsesClosedLabelSets(t *testing.T) {
 		{"retry", func(m *metrics.Metrics) { m.Retry(metrics.StageLookup, time.Second) }, "txworker_retries_total", `stage="lookup"`, 1},
 		{"backoff", func(m *metrics.Metrics) { m.Retry(metrics.StageLookup, time.Second) }, "txworker_backoff_seconds", `stage="lookup"`, 1},
 		{"unknown stage", func(m *metrics.Metrics) { m.Retry("nap", time.Second) }, "txworker_retries_total", `stage="other"`, 1},
-		{"paused", func(m *metrics.Metrics) { m.SetPaused("corastone", true) }, "txworker_platform_paused", `platform="corastone"`, 1},
-		{"resumed", func(m *metrics.Metrics) { m.SetPaused("corastone", true); m.SetPaused("corastone", false) }, "txworker_platform_paused", `platform="corastone"`, 0},
+		{"paused", func(m *metrics.Metrics) { m.SetPaused("corastone", "action", true) }, "txworker_platform_paused", `platform="corastone",stage="action"`, 1},
+		{"resumed", func(m *metrics.Metrics) { m.SetPaused("corastone", "poll", true); m.SetPaused("corastone", "poll", false) }, "txworker_platform_paused", `platform="corastone",stage="poll"`, 0},
 		{"polls", func(m *metrics.Metrics) { m.Poll(50); m.Poll(3) }, "txworker_polls_total", ``, 2},
 		{"batch sizes", func(m *metrics.Metrics) { m.Poll(50); m.Poll(3) }, "txworker_poll_batch_size", ``, 2},
 		{"tracked", func(m *metrics.Metrics) { m.SetTracked(7) }, "txworker_orchestrations_tracked", ``, 7},

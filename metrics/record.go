@@ -61,13 +61,17 @@ func (m *Metrics) Retry(stage string, delay time.Duration) {
 	m.backoff.WithLabelValues(s).Observe(seconds(delay))
 }
 
-// SetPaused sets txworker_platform_paused for platform to 1 while calls to it
-// are paused (circuit breaker open), and back to 0.
-func (m *Metrics) SetPaused(platform string, paused bool) {
+// SetPaused sets txworker_platform_paused for platform and stage (StageAction
+// for the worker's circuit breaker, StagePoll for the poller's pause) to 1
+// while calls are paused, and back to 0.
+func (m *Metrics) SetPaused(platform, stage string, paused bool) {
 	if m == nil {
 		return
 	}
-	m.paused.WithLabelValues(m.platforms.or(platform, Other)).Set(boolValue(paused))
+	if stage != StagePoll {
+		stage = StageAction
+	}
+	m.paused.WithLabelValues(m.platforms.or(platform, Other), stage).Set(boolValue(paused))
 }
 
 // Poll counts one orchestration poll request carrying batchSize ids.

@@ -18,8 +18,8 @@ type Config struct {
 	// it doubles with every delivery up to MaxInterval. Default 2s.
 	Interval time.Duration
 	// MaxInterval is the longest wait between two polls of one
-	// orchestration, and the retry period of a permanent poll fault.
-	// Default 30s.
+	// orchestration, the retry period of a permanent poll fault and the
+	// longest a fault pause keeps messages in hand. Default 30s.
 	MaxInterval time.Duration
 	// BatchSize is the most orchestrationIds per Transactions API request.
 	// Default and maximum 50.
@@ -31,8 +31,9 @@ type Config struct {
 	FetchWait time.Duration
 	// Parallel is the most poll requests in flight at once. Default 4.
 	Parallel int
-	// UnknownLimit is how many polls an orchestration may be absent from the
-	// platform's answer before its command ends failed with code
+	// UnknownLimit bounds the polls of an orchestration the platform does
+	// not know: absent from the answer of a later poll (a delivery count
+	// above UnknownLimit), its command ends failed with code
 	// ORCHESTRATION_UNKNOWN. Default 10.
 	UnknownLimit int
 	// Naive polls one orchestration per request at a fixed Interval without

@@ -14,9 +14,15 @@ import (
 )
 
 // cycle works one fetched batch to its end: when it returns, every message
-// has been acknowledged, re-scheduled, handed back or terminated. Messages
-// whose request met a platform fault stay in hand and are polled again once
-// the pause is over; on ctx cancel the rest is handed back.
+// has been acknowledged, re-scheduled, handed back or terminated.
+//
+// Messages whose request met a platform fault stay in hand (kept alive with
+// InProgress) and are polled again once the pause is over, so that a pause
+// does not count as a delivery against their back-off and unknown limit.
+// They are held at most MaxInterval from the first fault: a longer outage
+// (or a permanent fault) re-schedules them with NakWithDelay past the pause,
+// so that a replica that cannot reach the platform does not hoard them. On
+// ctx cancel the rest is handed back.
 func (p *Poller) cycle(ctx context.Context, msgs []jetstream.Msg) {
 	items := p.decode(msgs)
 	if len(items) == 0 {
@@ -27,12 +33,25 @@ func (p *Poller) cycle(ctx context.Context, msgs []jetstream.Msg) {
 	defer stopWork()
 	stopKeep := p.keepAlive(items)
 	defer stopKeep()
+	var faulted time.Time // first fault of this cycle
 	for len(items) > 0 {
+		if !faulted.IsZero() {
+			now := p.now()
+			if pause := p.gate.remaining(now); now.Add(pause).Sub(faulted) >= p.cfg.MaxInterval {
+				d := pause + time.Duration(p.rand(int64(pause/2+p.cfg.Interval)))
+				for _, it := range items {
+					p.nak(it, d)
+				}
+				return
+			}
+		}
 		if !p.waitPause(ctx) {
 			p.handBack(items)
 			return
 		}
-		items = p.pollAll(ctx, work, items)
+		if items = p.pollAll(ctx, work, items); len(items) > 0 && faulted.IsZero() {
+			faulted = p.now()
+		}
 	}
 }
 

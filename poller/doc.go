@@ -23,17 +23,22 @@
 //     with NakWithDelay (back-off from Config.Interval doubling per delivery
 //     up to Config.MaxInterval, equal jitter, never past the deadline); once
 //     the deadline has passed, that poll was the last one and the command
-//     ends "timed_out"; an orchestration the platform does not know is
-//     polled Config.UnknownLimit times, then ends "failed" with code
+//     ends "timed_out"; an orchestration the platform still does not know
+//     after Config.UnknownLimit polls ends "failed" with code
 //     ORCHESTRATION_UNKNOWN.
 //
 // A transient fault or 429 on the Transactions API pauses the whole poller:
-// no request goes out before its Retry-After (or back-off) has passed. The
-// messages of the failed request are kept in hand (kept alive with
-// InProgress) and polled again after the pause, so a platform outage does
-// not count as polls against their back-off or unknown limit. A permanent
-// fault (e.g. 403 AU0002) is logged as an error and retried every
-// Config.MaxInterval: tracking is never dropped.
+// no request goes out and nothing is fetched before its Retry-After (or
+// back-off) has passed, and after the pause one request probes the platform
+// before the others follow. The messages of the failed request stay in hand
+// (kept alive with InProgress) and are polled again after the pause, so a
+// short pause does not count as a delivery against their back-off or
+// unknown limit. A pause that would keep them in hand longer than
+// Config.MaxInterval re-schedules them with NakWithDelay past the pause
+// instead, and the replica then fetches one message at a time until the
+// platform answers again, so that a replica that cannot reach the platform
+// does not hoard work. A permanent fault (e.g. 403 AU0002) is logged as an
+// error and retried every Config.MaxInterval: tracking is never dropped.
 //
 // The poller holds no goroutine, timer or map entry per tracked
 // orchestration beyond the batch in hand. On shutdown it stops fetching,

@@ -97,9 +97,7 @@ func (p *Poller) Run(ctx context.Context) error {
 	if cons == nil {
 		return errors.New("poller: tracking consumer not bound: provision the bus first")
 	}
-	if info := cons.CachedInfo(); info != nil && info.Config.AckWait > 0 {
-		p.ackWait = info.Config.AckWait
-	}
+	p.ackWait = ackWaitOf(ctx, cons)
 	var wg sync.WaitGroup
 	wg.Go(func() { p.reportTracked(ctx) })
 	defer wg.Wait()
@@ -112,7 +110,7 @@ func (p *Poller) Run(ctx context.Context) error {
 		if !p.waitPause(ctx) {
 			break
 		}
-		msgs, err := p.fetch(cons)
+		msgs, err := p.fetch(cons, p.fetchMax())
 		if len(msgs) > 0 {
 			p.cycle(ctx, msgs)
 		}
@@ -130,10 +128,20 @@ func (p *Poller) Run(ctx context.Context) error {
 	return nil
 }
 
+// fetchMax is how many messages to fetch: FetchMax, but a single one while
+// the platform is faulty (its poll probes the platform), so that a replica
+// that cannot reach the platform takes almost no work from the others.
+func (p *Poller) fetchMax() int {
+	if p.gate.probing() {
+		return 1
+	}
+	return p.cfg.FetchMax
+}
+
 // fetch returns the tracking messages due now or within FetchWait, at most
-// FetchMax. Messages are returned even along with an error.
-func (p *Poller) fetch(cons jetstream.Consumer) ([]jetstream.Msg, error) {
-	batch, err := cons.Fetch(p.cfg.FetchMax, jetstream.FetchMaxWait(p.cfg.FetchWait))
+// n. Messages are returned even along with an error.
+func (p *Poller) fetch(cons jetstream.Consumer, n int) ([]jetstream.Msg, error) {
+	batch, err := cons.Fetch(n, jetstream.FetchMaxWait(p.cfg.FetchWait))
 	if err != nil {
 		return nil, err
 	}
@@ -145,6 +153,21 @@ func (p *Poller) fetch(cons jetstream.Consumer) ([]jetstream.Msg, error) {
 		return msgs, err
 	}
 	return msgs, nil
+}
+
+// ackWaitOf returns the consumer's AckWait, as the server has it now if it
+// answers, else as bound.
+func ackWaitOf(ctx context.Context, cons jetstream.Consumer) time.Duration {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	info, err := cons.Info(ctx)
+	if err != nil {
+		info = cons.CachedInfo()
+	}
+	if info == nil || info.Config.AckWait <= 0 {
+		return defaultAckWait
+	}
+	return info.Config.AckWait
 }
 
 // waitPause blocks while the poller is paused; false means ctx ended.

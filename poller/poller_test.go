@@ -11,7 +11,6 @@ import (
 
 	"github.com/txworker/txworker/metrics"
 	"github.com/txworker/txworker/platform"
-	"github.com/txworker/txworker/queue/queuetest"
 )
 
 // fast is a configuration for tests: short intervals and fetch window.
@@ -153,6 +152,7 @@ func TestRetryAfterPausesWholePoller(t *testing.T) {
 	}
 	cfg := fast
 	cfg.Parallel = 1
+	cfg.MaxInterval = 5 * time.Second // holds the messages through a 2s pause
 	reg := prometheus.NewRegistry()
 	startPollerWith(t, cfg, e.bus, fake, metrics.New(reg))
 	ended := e.waitEnded(t, n, 20*time.Second)
@@ -232,7 +232,7 @@ func TestShutdownHandsBack(t *testing.T) {
 		{"paused by a 429", func(f *fakePlatform) {
 			f.fault = func(call) error {
 				return &platform.Error{Platform: platform.PlatformCorastone, Endpoint: "orchestrations", HTTPStatus: 429,
-					Verdict: platform.Transient, RetryAfter: time.Minute}
+					Verdict: platform.Transient, RetryAfter: 20 * time.Second} // held: below MaxInterval
 			}
 		}},
 		{"request in flight", func(f *fakePlatform) { f.hold = make(chan struct{}) }},
@@ -260,6 +260,36 @@ func TestShutdownHandsBack(t *testing.T) {
 				t.Errorf("replica B finished %s after A stopped, want well under MaxInterval", took)
 			}
 		})
+	}
+}
+
+// TestFaultyReplicaDoesNotHoard: a replica refused by the platform hands
+// its messages back after MaxInterval and then probes with one message at a
+// time, so a healthy replica ends every command.
+func TestFaultyReplicaDoesNotHoard(t *testing.T) {
+	const n = 200
+	e := newEnv(t)
+	refused, good := newFake(), newFake()
+	refused.fault = func(call) error {
+		return &platform.Error{Platform: platform.PlatformCorastone, Endpoint: "orchestrations", HTTPStatus: 403,
+			Code: "AU0002", Verdict: platform.Permanent}
+	}
+	for i := range n {
+		id := fmt.Sprintf("orch-%03d", i)
+		refused.add(id, &fakeOrch{final: "success"})
+		good.add(id, &fakeOrch{final: "success"})
+		e.track(t, "cmd-"+id, id, time.Now().Add(time.Hour))
+	}
+	cfg := Config{Interval: 100 * time.Millisecond, MaxInterval: time.Second, FetchWait: 50 * time.Millisecond}
+	startPoller(t, cfg, connect(t, e.url), refused)
+	waitFor(t, 5*time.Second, "the refused replica polls", func() bool { return len(refused.callsTo("orchestrations")) > 0 })
+	startPoller(t, cfg, connect(t, e.url), good)
+	e.waitEnded(t, n, 15*time.Second)
+	calls := refused.callsTo("orchestrations")
+	for i, c := range calls {
+		if i >= 4 && len(c.ids) > 1 { // the first fetch's requests, then probes
+			t.Errorf("refused replica probed with %d ids", len(c.ids))
+		}
 	}
 }
 
@@ -322,28 +352,5 @@ func TestKeepAlive(t *testing.T) {
 	stop()
 	if n := done.inProgress.Load(); n != 0 {
 		t.Errorf("finished message got %d InProgress", n)
-	}
-}
-
-// TestNATSRestart: the server stops for a moment mid-run and comes back with
-// the same store; every command still ends, exactly once.
-func TestNATSRestart(t *testing.T) {
-	url, restart, _ := queuetest.StartServer(t)
-	e := &env{url: url, bus: connect(t, url)}
-	fake := newFake()
-	const n = 50
-	for i := range n {
-		id := fmt.Sprintf("orch-%02d", i)
-		fake.add(id, &fakeOrch{final: "success", after: 3 + i%5})
-		e.track(t, "cmd-"+id, id, time.Now().Add(time.Hour))
-	}
-	startPoller(t, fast, connect(t, url), fake)
-	waitFor(t, 5*time.Second, "polling under way", func() bool { return len(fake.callsTo("orchestrations")) >= 3 })
-	restart()
-	ended := e.waitEnded(t, n, 60*time.Second)
-	for id, ev := range ended {
-		if ev.Data.Outcome != "succeeded" {
-			t.Errorf("%s: outcome %q", id, ev.Data.Outcome)
-		}
 	}
 }

@@ -147,7 +147,7 @@ func (p *Poller) fault(ctx context.Context, stage string, err error, ids int) bo
 func (p *Poller) pauseFor(stage string, d time.Duration) time.Duration {
 	d += time.Duration(p.rand(int64(d/4) + 1))
 	if p.gate.pause(p.now(), d) == 1 {
-		p.m.SetPaused(platform.PlatformCorastone, true)
+		p.m.SetPaused(platform.PlatformCorastone, metrics.StagePoll, true)
 	}
 	p.m.Retry(stage, d)
 	return d
@@ -156,7 +156,7 @@ func (p *Poller) pauseFor(stage string, d time.Duration) time.Duration {
 // answered records a request the platform answered: a pause is over.
 func (p *Poller) answered() {
 	if p.gate.ok() {
-		p.m.SetPaused(platform.PlatformCorastone, false)
+		p.m.SetPaused(platform.PlatformCorastone, metrics.StagePoll, false)
 		p.log.Info("transactions api answers again: poller resumed")
 	}
 }

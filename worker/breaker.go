@@ -41,7 +41,7 @@ func (b *breaker) wait(platform string) time.Duration {
 		return d
 	}
 	delete(b.until, platform)
-	b.m.SetPaused(platform, false)
+	b.m.SetPaused(platform, metrics.StageAction, false)
 	b.log.Info("platform pause over; calls resume", zap.String("platform", platform))
 	return 0
 }
@@ -56,7 +56,7 @@ func (b *breaker) failure(platform string) {
 	}
 	b.faults[platform] = 0
 	if _, paused := b.until[platform]; !paused {
-		b.m.SetPaused(platform, true)
+		b.m.SetPaused(platform, metrics.StageAction, true)
 		b.log.Warn("platform keeps failing; pausing calls", zap.String("platform", platform),
 			zap.Int("consecutive_faults", b.after), zap.Duration("pause", b.pause))
 	}

@@ -120,8 +120,11 @@ func resolve(v values) (serviceConfig, error) {
 	if sc.Poller.MaxInterval < sc.Poller.Interval {
 		p.add("TXWORKER_POLL_MAX_INTERVAL (%s) is shorter than TXWORKER_POLL_INTERVAL (%s)", sc.Poller.MaxInterval, sc.Poller.Interval)
 	}
-	if sc.Worker.Source == "" {
-		p.add("TXWORKER_EVENT_SOURCE must not be empty")
+	if err := sc.Worker.Validate(); err != nil {
+		p.add("%v", err)
+	}
+	if err := sc.Poller.Validate(); err != nil {
+		p.add("%v", err)
 	}
 	return sc, p.err()
 }
