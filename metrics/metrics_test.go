@@ -172,7 +172,10 @@ func TestRecordingUsesClosedLabelSets(t *testing.T) {
 		{"backoff", func(m *metrics.Metrics) { m.Retry(metrics.StageLookup, time.Second) }, "txworker_backoff_seconds", `stage="lookup"`, 1},
 		{"unknown stage", func(m *metrics.Metrics) { m.Retry("nap", time.Second) }, "txworker_retries_total", `stage="other"`, 1},
 		{"paused", func(m *metrics.Metrics) { m.SetPaused("corastone", "action", true) }, "txworker_platform_paused", `platform="corastone",stage="action"`, 1},
-		{"resumed", func(m *metrics.Metrics) { m.SetPaused("corastone", "poll", true); m.SetPaused("corastone", "poll", false) }, "txworker_platform_paused", `platform="corastone",stage="poll"`, 0},
+		{"resumed", func(m *metrics.Metrics) {
+			m.SetPaused("corastone", "poll", true)
+			m.SetPaused("corastone", "poll", false)
+		}, "txworker_platform_paused", `platform="corastone",stage="poll"`, 0},
 		{"polls", func(m *metrics.Metrics) { m.Poll(50); m.Poll(3) }, "txworker_polls_total", ``, 2},
 		{"batch sizes", func(m *metrics.Metrics) { m.Poll(50); m.Poll(3) }, "txworker_poll_batch_size", ``, 2},
 		{"tracked", func(m *metrics.Metrics) { m.SetTracked(7) }, "txworker_orchestrations_tracked", ``, 7},
