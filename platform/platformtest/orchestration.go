@@ -59,7 +59,8 @@ type step struct {
 }
 
 // orch is one orchestration. Its status is computed from created and the step ends: nothing
-// runs in the background.
+// runs in the background. Once registered it never changes except applied (guarded by s.mu), so
+// readers may use it after releasing s.mu.
 type orch struct {
 	id       string // orchestrationId = processIds[0] = sourceTransactionId
 	action   endpoint
@@ -164,7 +165,7 @@ func (s *Simulator) newOrch(ep endpoint, pid, security, target, org string, now 
 		o.steps[i].pid = s.randomUUID()
 		s.stepIdx[o.steps[i].pid] = o
 	}
-	s.orchs[strings.ToLower(o.id)] = o
+	s.orchs.Store(strings.ToLower(o.id), o)
 	s.orchList = append(s.orchList, o)
 	if o.out == outSuccess {
 		heap.Push(&s.pending, o)
@@ -289,10 +290,16 @@ func (h *pendingHeap) Pop() any {
 	return o
 }
 
-// orch looks an orchestration up by id, case-insensitively; s.mu must be held.
+// orch looks an orchestration up by id, case-insensitively. It needs no lock: polls never wait
+// for actions.
 func (s *Simulator) orch(id string) *orch {
-	if o := s.orchs[id]; o != nil {
-		return o
+	if o, ok := s.orchs.Load(id); ok {
+		return o.(*orch)
 	}
-	return s.orchs[strings.ToLower(id)]
+	if lower := strings.ToLower(id); lower != id {
+		if o, ok := s.orchs.Load(lower); ok {
+			return o.(*orch)
+		}
+	}
+	return nil
 }

@@ -1,8 +1,10 @@
 package platformtest
 
 import (
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,45 +25,62 @@ const maxCountKeys = 1 << 16
 
 type countKey struct{ method, path string }
 
-// reqLog keeps the latest requests in a ring and exact counters per (method, path).
+// slot is one ring entry; seq 0 means empty.
+type slot struct {
+	mu  sync.Mutex
+	seq uint64
+	req Request
+}
+
+// reqLog keeps the latest requests in a ring and exact counters per (method, path). Writers
+// do not share a lock: each reserves a ring slot with an atomic counter, and counters are
+// atomics in a sync.Map. Reset swaps in a fresh log.
 type reqLog struct {
-	mu      sync.Mutex
-	ring    []Request
-	ringCap int
-	next    int
-	full    bool
-	counts  map[countKey]int
+	cur atomic.Pointer[logState]
+}
+
+type logState struct {
+	ring   []slot
+	next   atomic.Uint64
+	counts sync.Map // countKey → *atomic.Int64
+	keys   atomic.Int64
 }
 
 func (l *reqLog) reset(size int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.ring = make([]Request, 0, min(max(size, 0), 4096))
-	if size <= 0 {
-		l.ring = nil
-	}
-	l.next, l.full = 0, false
-	l.counts = make(map[countKey]int)
-	l.ringCap = max(size, 0)
+	l.cur.Store(&logState{ring: make([]slot, max(size, 0))})
 }
 
 func (l *reqLog) add(e *Request, ep endpoint) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	k := countKey{e.Method, e.Path}
-	if _, ok := l.counts[k]; !ok && len(l.counts) >= maxCountKeys {
-		k = countKey{e.Method, foldPath(e.Path, ep)}
+	l.cur.Load().add(e, ep)
+}
+
+func (l *logState) add(e *Request, ep endpoint) {
+	l.count(countKey{e.Method, e.Path}, ep)
+	if len(l.ring) == 0 {
+		return
 	}
-	l.counts[k]++
-	switch {
-	case l.ringCap == 0:
-	case len(l.ring) < l.ringCap:
-		l.ring = append(l.ring, *e)
-	default:
-		l.ring[l.next] = *e
-		l.next = (l.next + 1) % l.ringCap
-		l.full = true
+	n := l.next.Add(1)
+	sl := &l.ring[(n-1)%uint64(len(l.ring))]
+	sl.mu.Lock()
+	if n > sl.seq { // a slower writer of an older lap must not overwrite a newer entry
+		sl.seq, sl.req = n, *e
 	}
+	sl.mu.Unlock()
+}
+
+func (l *logState) count(k countKey, ep endpoint) {
+	if c, ok := l.counts.Load(k); ok {
+		c.(*atomic.Int64).Add(1)
+		return
+	}
+	if l.keys.Load() >= maxCountKeys {
+		k.path = foldPath(k.path, ep)
+	}
+	c, loaded := l.counts.LoadOrStore(k, new(atomic.Int64))
+	if !loaded {
+		l.keys.Add(1)
+	}
+	c.(*atomic.Int64).Add(1)
 }
 
 // foldPath is the counter key of a path once maxCountKeys distinct paths have been seen: the
@@ -80,17 +99,29 @@ func foldPath(path string, ep endpoint) string {
 	return strings.Join(parts[:3], "/") + "/*"
 }
 
-// Requests returns the latest requests (at most Config.LogSize), oldest first.
+// Requests returns the latest requests (at most Config.LogSize), oldest first. A request still
+// being recorded while Requests runs may be missing.
 func (s *Simulator) Requests() []Request {
-	l := &s.log
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := make([]Request, 0, len(l.ring))
-	if l.full {
-		out = append(out, l.ring[l.next:]...)
-		return append(out, l.ring[:l.next]...)
+	l := s.log.cur.Load()
+	type entry struct {
+		seq uint64
+		req Request
 	}
-	return append(out, l.ring...)
+	entries := make([]entry, 0, min(len(l.ring), int(l.next.Load())))
+	for i := range l.ring {
+		sl := &l.ring[i]
+		sl.mu.Lock()
+		if sl.seq != 0 {
+			entries = append(entries, entry{sl.seq, sl.req})
+		}
+		sl.mu.Unlock()
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return int(int64(a.seq) - int64(b.seq)) })
+	out := make([]Request, len(entries))
+	for i, e := range entries {
+		out[i] = e.req
+	}
+	return out
 }
 
 // Count returns how many requests with method (any if "") had a path starting with pathPrefix,
@@ -98,14 +129,13 @@ func (s *Simulator) Requests() []Request {
 // path) pairs have been seen; after that, new reject-asset paths are counted under their route
 // template and other new paths under their first two segments, so prefixes up to those stay exact.
 func (s *Simulator) Count(method, pathPrefix string) int {
-	l := &s.log
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for k, c := range l.counts {
-		if (method == "" || k.method == method) && strings.HasPrefix(k.path, pathPrefix) {
-			n += c
+	n := int64(0)
+	s.log.cur.Load().counts.Range(func(k, v any) bool {
+		ck := k.(countKey)
+		if (method == "" || ck.method == method) && strings.HasPrefix(ck.path, pathPrefix) {
+			n += v.(*atomic.Int64).Load()
 		}
-	}
-	return n
+		return true
+	})
+	return int(n)
 }

@@ -64,7 +64,7 @@ func (s *Simulator) handleAction(w http.ResponseWriter, r *http.Request, rt rout
 	defer s.mu.Unlock()
 	s.applyDue(n)
 	key := strings.ToLower(req.processID)
-	if o := s.orchs[key]; key != "" && o != nil {
+	if o := s.orch(key); key != "" && o != nil {
 		if !s.cfg.NoDedupe {
 			s.repeats[key]++
 			return acceptedReply(o)

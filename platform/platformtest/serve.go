@@ -146,61 +146,80 @@ func putBuf(b *[]byte) {
 }
 
 // ServeHTTP answers one request: User-Agent check (403), routing (404/405), injected faults,
-// then the endpoint; every request is logged and counted.
+// then the endpoint. Every request is logged and counted before its answer leaves, so a client
+// that has its answer (or lost its connection) finds it in Requests and Count.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	arrived := s.cfg.Now()
 	path := r.URL.EscapedPath()
 	rt := matchRoute(path)
+	out := s.serve(w, r, rt, arrived)
 	entry := Request{Time: arrived, Method: r.Method, Path: path, RawQuery: r.URL.RawQuery,
-		UserAgent: r.Header.Get("User-Agent"), Endpoint: rt.ep.String()}
-	entry.Status, entry.Fault = s.serve(w, r, rt, arrived)
+		UserAgent: r.Header.Get("User-Agent"), Endpoint: rt.ep.String(), Fault: out.fault}
+	if !out.drop && !out.gone {
+		entry.Status = out.rep.status
+	}
 	s.log.add(&entry, rt.ep)
+	switch {
+	case out.gone:
+	case out.drop:
+		release(out.rep)
+		drop(w)
+	default:
+		s.write(w, out.rep)
+	}
 }
 
-func (s *Simulator) serve(w http.ResponseWriter, r *http.Request, rt route, now time.Time) (int, string) {
+// verdict is what ServeHTTP does with a request: write rep, drop the connection, or nothing
+// (the client left during an injected latency).
+type verdict struct {
+	rep   reply
+	drop  bool
+	gone  bool
+	fault string
+}
+
+func (s *Simulator) serve(w http.ResponseWriter, r *http.Request, rt route, now time.Time) verdict {
 	switch {
 	case r.Header.Get("User-Agent") == "":
-		return s.write(w, plain(http.StatusForbidden)), ""
+		return verdict{rep: plain(http.StatusForbidden)}
 	case rt.ep == epNone:
-		return s.write(w, plain(http.StatusNotFound)), ""
+		return verdict{rep: plain(http.StatusNotFound)}
 	case r.Method != rt.ep.method():
 		w.Header().Set("Allow", rt.ep.method())
-		return s.write(w, plain(http.StatusMethodNotAllowed)), ""
+		return verdict{rep: plain(http.StatusMethodNotAllowed)}
 	}
 	f := s.pickFault(rt.ep)
 	if f.delay > 0 {
 		if !s.wait(r, f.delay) {
-			return 0, "latency"
+			return verdict{gone: true, fault: "latency"}
 		}
 		now = s.cfg.Now()
 	}
+	name := f.kind.String()
 	switch f.kind {
 	case fError:
-		return s.write(w, errorFault(rt.ep, f.status)), f.kind.String()
+		return verdict{rep: errorFault(rt.ep, f.status), fault: name}
 	case fRateLimit:
 		w.Header().Set("Retry-After", strconv.Itoa(f.retryAfter))
-		return s.write(w, plain(http.StatusTooManyRequests)), f.kind.String()
+		return verdict{rep: plain(http.StatusTooManyRequests), fault: name}
 	case fDrop:
-		drop(w)
-		return 0, f.kind.String()
+		return verdict{drop: true, fault: name}
 	case fRevoke:
 		if !s.revokeBearer(r) {
-			f.kind = fNone
+			name = ""
 		}
 	}
 	rep := s.handle(w, r, rt, now)
 	switch {
 	case f.kind == fDropAfter && rep.ok():
-		release(rep)
-		drop(w)
-		return 0, f.kind.String()
+		return verdict{rep: rep, drop: true, fault: name}
 	case f.kind == fMalformed && rep.ok():
 		release(rep)
-		rep = s.malformed()
+		return verdict{rep: s.malformed(), fault: name}
 	case f.kind == fDropAfter || f.kind == fMalformed:
-		return s.write(w, rep), ""
+		return verdict{rep: rep}
 	}
-	return s.write(w, rep), f.kind.String()
+	return verdict{rep: rep, fault: name}
 }
 
 func (s *Simulator) handle(w http.ResponseWriter, r *http.Request, rt route, now time.Time) reply {
@@ -217,8 +236,8 @@ func (s *Simulator) handle(w http.ResponseWriter, r *http.Request, rt route, now
 	return s.handleAction(w, r, rt, now)
 }
 
-// write sends rep and returns its status.
-func (s *Simulator) write(w http.ResponseWriter, rep reply) int {
+// write sends rep.
+func (s *Simulator) write(w http.ResponseWriter, rep reply) {
 	h := w.Header()
 	ct := rep.ctype
 	if ct == "" {
@@ -231,7 +250,6 @@ func (s *Simulator) write(w http.ResponseWriter, rep reply) int {
 		s.logger.Debug("write answer", zap.Error(err))
 	}
 	release(rep)
-	return rep.status
 }
 
 func release(rep reply) {

@@ -30,7 +30,7 @@ type Simulator struct {
 	sessMu   sync.Mutex // guards sessions
 	sessions map[string]string
 
-	mu         sync.RWMutex // guards everything below
+	mu         sync.RWMutex // guards the fields from here to cancelsN
 	rng        *rand.Rand
 	securities map[string]*Security
 	secCorr    map[string]string // corrKey → securityId
@@ -39,8 +39,7 @@ type Simulator struct {
 	orgs       map[string]struct{}
 	txns       map[string]*Txn
 	txnOrder   []string
-	orchs      map[string]*orch // lower-cased orchestrationId → orchestration
-	orchList   []*orch          // creation order
+	orchList   []*orch // creation order
 	stepIdx    map[uuid.UUID]*orch
 	pending    pendingHeap
 	seq        int64
@@ -51,6 +50,8 @@ type Simulator struct {
 	maxAccept  int
 	cancels    map[string]int
 	cancelsN   int
+
+	orchs sync.Map // lower-cased orchestrationId → *orch; written under mu, read without it
 
 	log reqLog
 
@@ -149,7 +150,7 @@ func (s *Simulator) reset() {
 	s.orgs = make(map[string]struct{})
 	s.txns = make(map[string]*Txn)
 	s.txnOrder = nil
-	s.orchs = make(map[string]*orch)
+	s.orchs.Clear()
 	s.orchList = nil
 	s.stepIdx = make(map[uuid.UUID]*orch)
 	s.pending = nil

@@ -43,7 +43,7 @@ func (s *Simulator) handleOrchestrations(w http.ResponseWriter, r *http.Request,
 	n := now.UnixNano()
 	buf := getBuf()
 	b := append(*buf, '[')
-	s.mu.RLock()
+	// No lock while encoding: an orchestration never changes once created.
 	var picked []*orch
 	if ids != nil {
 		picked = make([]*orch, 0, len(ids))
@@ -54,7 +54,9 @@ func (s *Simulator) handleOrchestrations(w http.ResponseWriter, r *http.Request,
 		}
 		slices.SortFunc(picked, func(a, b *orch) int { return int(a.seq - b.seq) })
 	} else {
-		picked = s.orchList
+		s.mu.RLock()
+		picked = s.orchList[:len(s.orchList):len(s.orchList)]
+		s.mu.RUnlock()
 	}
 	skipped, written := 0, 0
 	for _, o := range picked {
@@ -79,7 +81,6 @@ func (s *Simulator) handleOrchestrations(w http.ResponseWriter, r *http.Request,
 		b = appendOrch(b, o, n)
 		written++
 	}
-	s.mu.RUnlock()
 	*buf = append(b, ']')
 	return reply{status: http.StatusOK, body: *buf, buf: buf}
 }
@@ -118,6 +119,7 @@ func (s *Simulator) handleTransactions(w http.ResponseWriter, r *http.Request, n
 	n := now.UnixNano()
 	s.mu.RLock()
 	entries := s.selectSteps(pids, oids)
+	s.mu.RUnlock()
 	b := append(make([]byte, 0, 1024), '[')
 	skipped, written := 0, 0
 	for _, e := range entries {
@@ -137,7 +139,6 @@ func (s *Simulator) handleTransactions(w http.ResponseWriter, r *http.Request, n
 		b = appendTx(b, e, n)
 		written++
 	}
-	s.mu.RUnlock()
 	return reply{status: http.StatusOK, body: append(b, ']')}
 }
 
