@@ -178,6 +178,13 @@ func (h *handling) reject(ctx context.Context, actionName string) {
 	raw := h.msg.Data()
 	if len(raw) > rawKeep {
 		raw = raw[:rawKeep]
+		// Do not let the cut split the last character of a UTF-8 text.
+		for i := 0; i < utf8.UTFMax && len(raw) > 0 && !utf8.Valid(raw); i++ {
+			raw = raw[:len(raw)-1]
+		}
+		if !utf8.Valid(raw) {
+			raw = h.msg.Data()[:rawKeep]
+		}
 	}
 	h.log.Info("command rejected", zap.String("reason", p.reason), zap.Int("problems", len(p.problems)))
 	h.settle(ctx, stored, queue.Result{
