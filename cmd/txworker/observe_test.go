@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -162,4 +165,32 @@ func TestGracefulShutdownFinishesInFlightWork(t *testing.T) {
 	e.waitFor(waitLong, "the accepted event of the in-flight call", func() bool {
 		return len(e.events["grace-1:accepted"]) == 1
 	})
+}
+
+// A scrape of a running worker passes `promtool check metrics` (CI
+// provides promtool through $PROMTOOL; elsewhere the test is skipped).
+func TestScrapePassesPromtool(t *testing.T) {
+	promtool := os.Getenv("PROMTOOL")
+	if promtool == "" {
+		var err error
+		if promtool, err = exec.LookPath("promtool"); err != nil {
+			t.Skip("no promtool: set PROMTOOL (.ci/run does)")
+		}
+	}
+	e := newTestEnv(t, platformtest.Config{})
+	addr, _, _ := e.startWorker(nil)
+	e.watch()
+	e.publish("cancel-offering", `{"commandId":"p-1","params":{"securityId":"USS3JKS02I00"}}`, "")
+	e.terminal("p-1", waitLong)
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(body)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
 }
