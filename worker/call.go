@@ -88,6 +88,13 @@ func (h *handling) lookup(ctx context.Context, cl *queue.Claim) bool {
 	orch, found, err := w.cs.FindProcess(lctx, cl.ProcessID)
 	cancel()
 	if err != nil {
+		// A look-up fault is a platform fault too: without this, a platform
+		// that is down would be asked again and again by every command in
+		// state "calling" and the pause would never open.
+		var pe *platform.Error
+		if !errors.As(err, &pe) || pe.Verdict == platform.Transient {
+			w.breaker.failure(h.p.action.Platform)
+		}
 		if cl.Lookups >= w.cfg.MaxAttempts {
 			h.giveUp(ctx, cl, err)
 			return true
@@ -95,6 +102,7 @@ func (h *handling) lookup(ctx context.Context, cl *queue.Claim) bool {
 		h.retry(ctx, cl, "lookup", err)
 		return true
 	}
+	w.breaker.success(h.p.action.Platform)
 	h.log.Info("looked up an unfinished call", zap.Bool("found", found), zap.String("orchestration_id", orch))
 	if found {
 		h.accepted(ctx, cl, orch)

@@ -201,7 +201,7 @@ func jsonProblem(err error) string {
 	var te *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &se):
-		return fmt.Sprintf("syntax error at byte %d", se.Offset)
+		return fmt.Sprintf("syntax error at byte %d: %s", se.Offset, clip(se.Error(), 120))
 	case errors.As(err, &te):
 		return "found a JSON " + te.Value
 	}

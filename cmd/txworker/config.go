@@ -180,12 +180,16 @@ func (v values) httpURL(name string, required, insecureOK bool, p *problems) str
 		return ""
 	}
 	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		p.add("%s: %q is not an http(s) URL", envName(name), raw)
+	if err != nil { // not echoed: it may hold a password
+		p.add("%s is not a valid URL", envName(name))
+		return ""
+	}
+	if u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		p.add("%s: %q is not an http(s) URL", envName(name), u.Redacted())
 		return ""
 	}
 	if u.Scheme == "http" && !insecureOK {
-		p.add("%s: %q is plaintext http; set TXWORKER_ALLOW_INSECURE_HTTP=true to allow it", envName(name), raw)
+		p.add("%s: %q is plaintext http; set TXWORKER_ALLOW_INSECURE_HTTP=true to allow it", envName(name), u.Redacted())
 	}
 	return strings.TrimRight(raw, "/")
 }

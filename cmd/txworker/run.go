@@ -22,6 +22,7 @@ commands:
   sandbox [-demo]           NATS, the platform simulator and the worker on loopback, no set-up
   submit ACTION [FILE|-]    publish one command; -wait prints its terminal event
   status COMMAND_ID         what the worker knows of one command
+  load [-scenario …]        load scenarios against the simulator with the worker as its own process
   version                   print the version
 `
 
@@ -59,6 +60,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return cmdSubmit(ctx, rest, getenv, stdout)
 	case "status":
 		return cmdStatus(ctx, rest, getenv, stdout)
+	case "load":
+		return cmdLoad(ctx, rest, getenv, stdout)
 	case "version":
 		fmt.Fprintln(stdout, "txworker", version)
 		return nil

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// loadOptions are the flags of `txworker load`.
+type loadOptions struct {
+	scenarios    []string
+	count        int
+	rate         float64
+	inFlight     int
+	naive        bool
+	compare      bool
+	pollInterval time.Duration
+	pollMax      time.Duration
+	concurrency  int
+	replicas     int
+	settleMin    time.Duration
+	settleMax    time.Duration
+	scaleCount   int
+	duration     time.Duration
+	latency      time.Duration
+	timeout      time.Duration
+	keep         bool
+	quiet        bool
+	binary       string // worker executable; "" → this one
+	out          io.Writer
+}
+
+const loadUsage = `usage: txworker load [flags]
+
+Starts an embedded NATS, the platform simulator and the worker as a separate
+process (its memory and CPU are its own), runs each scenario, and prints what
+it measured. Exit status 1 if any command did not end or ended twice.
+
+scenarios:
+  trickle  -count commands (default 200) of every action, -in-flight at a time (default 10)
+  burst    -count Corastone commands (default 20,000) published at once; orchestrations
+           settle -settle-min..-settle-max (1s..20s) after acceptance
+  sync     -count Journey Manager cancels (default 10,000) at -rate per second (1,000);
+           the simulator answers after -platform-latency: what does the worker add?
+  scale    -scale-count Corastone commands (100,000) tracked at once; they settle between
+           -duration/2 and -duration (10m) after acceptance
+
+`
+
+// cmdLoad is `txworker load`: the performance scenarios of issue 7.
+func cmdLoad(ctx context.Context, args []string, _ func(string) string, stdout io.Writer) error {
+	fs := newFlagSet("load", stdout)
+	fs.Usage = func() { fmt.Fprint(stdout, loadUsage); fs.PrintDefaults() }
+	o := loadOptions{out: stdout}
+	scen := fs.String("scenario", "trickle,burst,sync", "comma-separated scenarios: trickle, burst, sync, scale, or all")
+	fs.IntVar(&o.count, "count", 0, "commands per scenario (0: the scenario's default; scale uses -scale-count)")
+	fs.Float64Var(&o.rate, "rate", 1000, "sync: commands published per second")
+	fs.IntVar(&o.inFlight, "in-flight", 10, "trickle: commands in flight at once")
+	fs.BoolVar(&o.naive, "naive", false, "run the worker the naive way (TXWORKER_POLL_NAIVE=true: one orchestration per poll, fixed interval)")
+	fs.BoolVar(&o.compare, "compare", false, "run every scenario both ways and print the ratios")
+	fs.DurationVar(&o.pollInterval, "poll-interval", 2*time.Second, "worker TXWORKER_POLL_INTERVAL")
+	fs.DurationVar(&o.pollMax, "poll-max-interval", 30*time.Second, "worker TXWORKER_POLL_MAX_INTERVAL (naive mode polls at -poll-interval)")
+	fs.IntVar(&o.concurrency, "concurrency", 256, "worker TXWORKER_CONCURRENCY")
+	fs.IntVar(&o.replicas, "replicas", 1, "worker processes")
+	fs.DurationVar(&o.settleMin, "settle-min", time.Second, "burst: shortest orchestration")
+	fs.DurationVar(&o.settleMax, "settle-max", 20*time.Second, "burst: longest orchestration")
+	fs.IntVar(&o.scaleCount, "scale-count", 100_000, "scale: orchestrations tracked at once")
+	fs.DurationVar(&o.duration, "duration", 10*time.Minute, "scale: orchestrations settle between duration/2 and duration")
+	fs.DurationVar(&o.latency, "platform-latency", 20*time.Millisecond, "sync: latency of every simulator answer")
+	fs.DurationVar(&o.timeout, "timeout", 0, "give up waiting for a scenario's commands after this (0: from the scenario)")
+	fs.BoolVar(&o.keep, "keep", false, "keep each run's directory (worker logs, NATS store) and print where")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines")
+	fs.StringVar(&o.binary, "binary", "", "worker executable (default: this program)")
+	if err := parseFlags(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return &usageError{msg: fmt.Sprintf("load takes no arguments, got %q", fs.Args())}
+	}
+	var p problems
+	for _, s := range strings.Split(*scen, ",") {
+		switch s = strings.TrimSpace(s); s {
+		case "trickle", "burst", "sync", "scale":
+			o.scenarios = append(o.scenarios, s)
+		case "all":
+			o.scenarios = append(o.scenarios, "trickle", "burst", "sync", "scale")
+		default:
+			p.add("-scenario: %q is not trickle, burst, sync, scale or all", s)
+		}
+	}
+	if o.count < 0 || o.scaleCount < 1 || o.inFlight < 1 || o.replicas < 1 || o.concurrency < 1 {
+		p.add("-count must not be negative; -scale-count, -in-flight, -replicas and -concurrency must be positive")
+	}
+	if o.rate <= 0 {
+		p.add("-rate must be positive")
+	}
+	if o.settleMin <= 0 || o.settleMax < o.settleMin {
+		p.add("-settle-min must be positive and not above -settle-max")
+	}
+	if o.pollInterval <= 0 || o.pollMax < o.pollInterval {
+		p.add("-poll-interval must be positive and not above -poll-max-interval")
+	}
+	if o.duration < 2*time.Second {
+		p.add("-duration must be at least 2s")
+	}
+	if o.naive && o.compare {
+		p.add("-naive and -compare exclude each other")
+	}
+	if err := p.err(); err != nil {
+		return err
+	}
+	return runLoad(ctx, o)
+}
+
+// runLoad runs every scenario in every mode asked for, prints the results
+// and, with -compare, the ratios; it fails if any command did not end
+// exactly once.
+func runLoad(ctx context.Context, o loadOptions) error {
+	modes := []bool{o.naive}
+	if o.compare {
+		modes = []bool{false, true}
+	}
+	printMachine(o.out)
+	var bad []string
+	for _, s := range o.scenarios {
+		var results []*loadResult
+		for _, naive := range modes {
+			res, err := runScenario(ctx, o, s, naive)
+			if err != nil {
+				return fmt.Errorf("%s (%s): %w", s, modeName(naive), err)
+			}
+			res.print(o.out)
+			if msg := res.problem(); msg != "" {
+				bad = append(bad, fmt.Sprintf("%s (%s): %s", s, modeName(naive), msg))
+			}
+			results = append(results, res)
+		}
+		if len(results) == 2 {
+			printRatios(o.out, results[0], results[1])
+		}
+	}
+	if len(bad) > 0 {
+		return &exitError{code: 1, msg: "load: " + strings.Join(bad, "; ")}
+	}
+	fmt.Fprintln(o.out, "\nload: every command ended exactly once")
+	return nil
+}
+
+func modeName(naive bool) string {
+	if naive {
+		return "naive"
+	}
+	return "batched"
+}

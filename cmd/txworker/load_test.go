@@ -1,0 +1,45 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadFlagsNameEveryProblem(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"load", "-scenario", "bogus", "-rate", "0", "-settle-min", "5s", "-settle-max", "1s"},
+		func(string) string { return "" }, &out)
+	var ue *usageError
+	if !errors.As(err, &ue) {
+		t.Fatalf("err = %v, want a usage error", err)
+	}
+	for _, want := range []string{`"bogus"`, "-rate", "-settle-min"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+}
+
+// A short run of two scenarios through run("load"), with the worker as its
+// own process: it must report every command ended exactly once.
+func TestLoadShortRun(t *testing.T) {
+	bin := binary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out syncBuffer
+	err := run(ctx, []string{"load", "-binary", bin, "-scenario", "trickle,sync", "-count", "20", "-rate", "100",
+		"-poll-interval", "100ms", "-poll-max-interval", "300ms", "-quiet"}, func(string) string { return "" }, &out)
+	if err != nil {
+		t.Fatalf("load: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"== trickle · batched", "== sync · batched", "worker adds", "detection delay",
+		"every command ended exactly once"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}

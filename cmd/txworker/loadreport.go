@@ -1,0 +1,283 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Path prefixes that split the simulator's request counts.
+const (
+	transactionsPrefix = "/external/v1/transactions" // both Transactions API endpoints
+	corastonePrefix    = "/external/v1/"             // PUT: the actions
+	jmCancelPath       = "/workspaces/secure/api/v1/txn/cancel"
+	jmQueryPath        = "/workspaces/secure/api/v1/txn/query"
+	tokenPath          = "/oauth2/token"
+)
+
+// loadResult is what one scenario run measured.
+type loadResult struct {
+	scenario, mode string
+	opts           loadOptions
+	count          int
+	dir            string
+	start, end     time.Time
+
+	corastone, jm       int // commands per platform
+	outcomes            map[string]int
+	acceptRate, endRate float64 // sustained (10 %–90 %), per second
+	lastAccepted        time.Duration
+	lastEnded           time.Duration
+	published           time.Duration
+	latency             []time.Duration // publish → terminal event
+	detection           []time.Duration // orchestration end on the simulator → terminal event
+	detectionAfter      []time.Duration // the same, for orchestrations that ended after the last acceptance
+	platform, added     []time.Duration // sync: the platform's own time, and the rest
+	actionReq, txReq    int
+	tokenReq, queryReq  int
+	cpu                 time.Duration
+	rss                 uint64
+	hold                *holdFigures
+	missing, twice      []string
+	undecoded           int
+	maxAccepted         int
+	notes               []string
+	loadAvg             [2]string // /proc/loadavg (1 min) at the start and the end
+}
+
+// loadAverage is the 1-minute load average: other work on the machine
+// shows here.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
+}
+
+// measure reads the collector and the simulator after the run.
+func (res *loadResult) measure(r *rig, col *collector, d *driver) {
+	res.missing, res.twice, res.undecoded = col.Check(d.ids)
+	res.maxAccepted = r.Sim.MaxAcceptedPerProcess()
+	res.outcomes = map[string]int{}
+	if !d.published.IsZero() {
+		res.published = d.published.Sub(res.start)
+	}
+	var accepted, ended []time.Time
+	var lastAccepted time.Time
+	col.Each(func(_ string, rec record) {
+		if rec.AcceptedAt.After(lastAccepted) {
+			lastAccepted = rec.AcceptedAt
+		}
+	})
+	var timer map[string]time.Duration
+	if d.s.timer != nil {
+		timer = d.s.timer.snapshot()
+	}
+	col.Each(func(id string, rec record) {
+		if rec.Action == "cancel-txn" {
+			res.jm++
+		} else {
+			res.corastone++
+		}
+		if !rec.AcceptedAt.IsZero() {
+			accepted = append(accepted, rec.AcceptedAt)
+		}
+		if rec.Terminals == 0 {
+			return
+		}
+		res.outcomes[rec.Outcome]++
+		ended = append(ended, rec.TerminalAt)
+		lat := rec.TerminalAt.Sub(rec.SentAt)
+		res.latency = append(res.latency, lat)
+		if timer != nil {
+			if pt, ok := timer[d.resources[id]]; ok {
+				res.platform = append(res.platform, pt)
+				res.added = append(res.added, lat-pt)
+			}
+		}
+		if rec.OrchestrationID != "" {
+			if v, ok := r.Sim.Orchestration(rec.OrchestrationID); ok && !v.EndedAt.IsZero() {
+				res.detection = append(res.detection, rec.TerminalAt.Sub(v.EndedAt))
+				if v.EndedAt.After(lastAccepted) {
+					res.detectionAfter = append(res.detectionAfter, rec.TerminalAt.Sub(v.EndedAt))
+				}
+			}
+		}
+	})
+	res.acceptRate, res.lastAccepted = sustained(accepted, res.start)
+	res.endRate, res.lastEnded = sustained(ended, res.start)
+	res.actionReq = r.Sim.Count("PUT", corastonePrefix) + r.Sim.Count("POST", jmCancelPath)
+	res.txReq = r.Sim.Count("GET", transactionsPrefix)
+	res.tokenReq = r.Sim.Count("POST", tokenPath)
+	res.queryReq = r.Sim.Count("POST", jmQueryPath)
+}
+
+// sustained is the rate between the 10th and the 90th percentile of the
+// times (so that start-up and the tail do not count), and when the last
+// one happened after start.
+func sustained(ts []time.Time, start time.Time) (perSecond float64, last time.Duration) {
+	if len(ts) == 0 {
+		return 0, 0
+	}
+	slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
+	last = ts[len(ts)-1].Sub(start)
+	lo, hi := len(ts)/10, len(ts)*9/10
+	if span := ts[hi-min(hi, 1)].Sub(ts[lo]); hi-lo > 1 && span > 0 {
+		return float64(hi-lo-1) / span.Seconds(), last
+	}
+	return float64(len(ts)) / max(last.Seconds(), 1e-3), last
+}
+
+// pct returns the p-th percentile (0–100) of ds, sorting ds.
+func pct(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	i := int(float64(len(ds)-1) * p / 100)
+	return ds[i]
+}
+
+func (res *loadResult) problem() string {
+	var parts []string
+	if n := len(res.missing); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d commands did not end (first %s)", n, res.missing[0]))
+	}
+	if n := len(res.twice); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d commands ended twice (first %s)", n, res.twice[0]))
+	}
+	if res.maxAccepted > 1 {
+		parts = append(parts, fmt.Sprintf("a processId was accepted %d times", res.maxAccepted))
+	}
+	if res.undecoded > 0 {
+		parts = append(parts, fmt.Sprintf("%d events could not be read", res.undecoded))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (res *loadResult) print(w io.Writer) {
+	o := res.opts
+	poll := fmt.Sprintf("poll %s..%s", o.pollInterval, o.pollMax)
+	if res.mode == "naive" {
+		poll = fmt.Sprintf("poll every %s, one orchestration per request", o.pollInterval)
+	}
+	fmt.Fprintf(w, "\n== %s · %s (%s; concurrency %d; %d replica(s); load average %s → %s) ==\n",
+		res.scenario, res.mode, poll, o.concurrency, o.replicas, res.loadAvg[0], res.loadAvg[1])
+	var outs []string
+	for k, v := range res.outcomes {
+		outs = append(outs, fmt.Sprintf("%s %d", k, v))
+	}
+	sort.Strings(outs)
+	fmt.Fprintf(w, "commands            %d (Corastone %d, Journey Manager %d); outcomes: %s\n",
+		res.count, res.corastone, res.jm, strings.Join(outs, ", "))
+	fmt.Fprintf(w, "published           all by %s\n", secs(res.published))
+	if res.corastone > 0 {
+		fmt.Fprintf(w, "accepted            %.0f/s sustained; all by %s\n", res.acceptRate, secs(res.lastAccepted))
+	}
+	fmt.Fprintf(w, "ended               %.0f/s sustained; all by %s\n", res.endRate, secs(res.lastEnded))
+	fmt.Fprintf(w, "command→terminal    p50 %s  p99 %s\n", ms(pct(res.latency, 50)), ms(pct(res.latency, 99)))
+	if len(res.detection) > 0 {
+		fmt.Fprintf(w, "detection delay     p50 %s  p99 %s  max %s  (orchestration end on the simulator → event on the bus)\n",
+			ms(pct(res.detection, 50)), ms(pct(res.detection, 99)), ms(pct(res.detection, 100)))
+		if n := len(res.detectionAfter); n > 0 && n < len(res.detection) {
+			fmt.Fprintf(w, "  after intake      p50 %s  p99 %s  (the %d orchestrations that ended after the last command was accepted)\n",
+				ms(pct(res.detectionAfter, 50)), ms(pct(res.detectionAfter, 99)), n)
+		}
+	}
+	if len(res.added) > 0 {
+		fmt.Fprintf(w, "platform's own      p50 %s  p99 %s  (simulator handling of the cancel)\n", ms(pct(res.platform, 50)), ms(pct(res.platform, 99)))
+		fmt.Fprintf(w, "worker adds         p50 %s  p99 %s  (command→terminal minus the platform's own, per command)\n",
+			ms(pct(res.added, 50)), ms(pct(res.added, 99)))
+	}
+	n := float64(max(res.count, 1))
+	fmt.Fprintf(w, "platform requests   per command: action %.3f, Transactions API %.3f, token %.4f, JM query %.4f",
+		float64(res.actionReq)/n, float64(res.txReq)/n, float64(res.tokenReq)/n, float64(res.queryReq)/n)
+	if res.corastone > 0 {
+		fmt.Fprintf(w, "; Transactions API per orchestration %.3f (%d requests)", float64(res.txReq)/float64(res.corastone), res.txReq)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "worker              peak RSS %.1f MB; CPU %.1f s = %.3f s per 1,000 commands\n",
+		float64(res.rss)/1e6, res.cpu.Seconds(), res.cpu.Seconds()*1000/n)
+	if h := res.hold; h != nil {
+		fmt.Fprintf(w, "tracking only       %d tracked for %s: %.1f Transactions API requests/s; CPU %% of a core: worker %.1f, NATS+simulator+driver %.1f; worker RSS %.1f MB\n",
+			h.tracked, secs(h.window), h.txPerSec, h.cpuShare*100, h.rigShare*100, float64(h.rss)/1e6)
+	}
+	if msg := res.problem(); msg != "" {
+		fmt.Fprintf(w, "check               FAILED: %s\n", msg)
+	} else {
+		fmt.Fprintf(w, "check               every command ended exactly once; at most one accepted action per processId\n")
+	}
+	for _, note := range res.notes {
+		fmt.Fprintf(w, "note                %s\n", note)
+	}
+	if res.dir != "" {
+		fmt.Fprintf(w, "kept                %s\n", res.dir)
+	}
+}
+
+// printRatios compares the batched and the naive run of one scenario.
+func printRatios(w io.Writer, b, n *loadResult) {
+	fmt.Fprintf(w, "\n-- %s: naive ÷ batched --\n", b.scenario)
+	ratio := func(x, y float64) string {
+		if y == 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.2f×", x/y)
+	}
+	if b.corastone > 0 {
+		fmt.Fprintf(w, "Transactions API requests   %d ÷ %d = %s\n", n.txReq, b.txReq, ratio(float64(n.txReq), float64(b.txReq)))
+		fmt.Fprintf(w, "detection delay p50         %s ÷ %s = %s\n", ms(pct(n.detection, 50)), ms(pct(b.detection, 50)),
+			ratio(float64(pct(n.detection, 50)), float64(pct(b.detection, 50))))
+		fmt.Fprintf(w, "detection delay p99         %s ÷ %s = %s\n", ms(pct(n.detection, 99)), ms(pct(b.detection, 99)),
+			ratio(float64(pct(n.detection, 99)), float64(pct(b.detection, 99))))
+	}
+	fmt.Fprintf(w, "ended/s sustained           %.0f ÷ %.0f = %s\n", n.endRate, b.endRate, ratio(n.endRate, b.endRate))
+	fmt.Fprintf(w, "command→terminal p99        %s ÷ %s = %s\n", ms(pct(n.latency, 99)), ms(pct(b.latency, 99)),
+		ratio(float64(pct(n.latency, 99)), float64(pct(b.latency, 99))))
+	fmt.Fprintf(w, "worker CPU                  %.1f s ÷ %.1f s = %s\n", n.cpu.Seconds(), b.cpu.Seconds(), ratio(n.cpu.Seconds(), b.cpu.Seconds()))
+	fmt.Fprintf(w, "worker peak RSS             %.1f MB ÷ %.1f MB = %s\n", float64(n.rss)/1e6, float64(b.rss)/1e6, ratio(float64(n.rss), float64(b.rss)))
+}
+
+// printMachine describes where the figures come from.
+func printMachine(w io.Writer) {
+	model, mem := "unknown", "unknown"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+				mem = strings.TrimSpace(v)
+			}
+		}
+	}
+	fmt.Fprintf(w, "machine: %d CPUs (%s), memory %s, %s %s/%s; NATS, simulator and load driver share it with the worker\n",
+		runtime.NumCPU(), model, mem, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) }
+
+func ms(d time.Duration) string {
+	if d < 10*time.Millisecond {
+		return fmt.Sprintf("%.2fms", float64(d)/1e6)
+	}
+	if d < 10*time.Second {
+		return fmt.Sprintf("%.0fms", float64(d)/1e6)
+	}
+	return fmt.Sprintf("%.1fs", d.Seconds())
+}
