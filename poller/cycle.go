@@ -155,6 +155,8 @@ func (p *Poller) poll(ctx context.Context, r request) []*item {
 	}
 	now := p.now()
 	var failed []ended
+	var settling sync.WaitGroup
+	sem := make(chan struct{}, settleParallel) // P4: settle ended items concurrently
 	for _, it := range r.items {
 		o, found := byID[it.track.OrchestrationID]
 		s := p.decide(it.track, it.polls, o, found, now)
@@ -162,13 +164,23 @@ func (p *Poller) poll(ctx context.Context, r request) []*item {
 			failed = append(failed, ended{it, o, s})
 			continue
 		}
-		p.apply(ctx, it, s)
+		if !s.settle {
+			p.apply(ctx, it, s)
+			continue
+		}
+		sem <- struct{}{}
+		settling.Go(func() { defer func() { <-sem }(); p.apply(ctx, it, s) })
 	}
+	settling.Wait()
 	if len(failed) == 0 {
 		return nil
 	}
 	return p.details(ctx, failed)
 }
+
+// settleParallel is how many ended items of one request are settled at once
+// (each settle is four JetStream round trips).
+const settleParallel = 16
 
 // ended is an item whose orchestration ended failed or dlq.
 type ended struct {

@@ -106,13 +106,17 @@ func (p *Poller) Run(ctx context.Context) error {
 		zap.Duration("interval", p.cfg.Interval), zap.Duration("max_interval", p.cfg.MaxInterval),
 		zap.Int("batch_size", p.cfg.BatchSize), zap.Int("parallel", p.cfg.Parallel), zap.Bool("naive", p.cfg.Naive))
 	fetchFaults := 0
+	// P5: up to three cycles in flight: the next batch is fetched while the
+	// previous one's requests and settles run.
+	cycles := make(chan struct{}, 3)
 	for ctx.Err() == nil {
 		if !p.waitPause(ctx) {
 			break
 		}
 		msgs, err := p.fetch(cons, p.fetchMax())
 		if len(msgs) > 0 {
-			p.cycle(ctx, msgs)
+			cycles <- struct{}{}
+			wg.Go(func() { defer func() { <-cycles }(); p.cycle(ctx, msgs) })
 		}
 		if err == nil {
 			fetchFaults = 0

@@ -91,7 +91,6 @@ func claimFromTrack(t queue.Track) *queue.Claim {
 		ReceivedAt:      t.ReceivedAt,
 		AcceptedAt:      t.AcceptedAt,
 		Deadline:        t.Deadline,
-		Handed:          true,
 		Trace:           t.Trace,
 	}
 }

@@ -37,24 +37,22 @@ const (
 // bucket under base64url(CommandID). Revision is the bucket revision it was
 // read at; Update compares it.
 type Claim struct {
-	CommandID       string    `json:"commandId"`
-	Action          string    `json:"action"`
-	ProcessID       string    `json:"processId,omitempty"`
-	Resource        string    `json:"resource,omitempty"`
-	OrchestrationID string    `json:"orchestrationId,omitempty"`
-	State           State     `json:"state"`
-	Owner           string    `json:"owner,omitempty"`
-	LeaseUntil      time.Time `json:"leaseUntil,omitzero"`
-	StreamSeq       uint64    `json:"streamSeq,omitempty"`
-	Attempts        int       `json:"attempts,omitempty"`
-	Lookups         int       `json:"lookups,omitempty"` // Transactions API look-ups of an unfinished call
-	Polls           int       `json:"polls,omitempty"`
-	ReceivedAt      time.Time `json:"receivedAt,omitzero"`
-	AcceptedAt      time.Time `json:"acceptedAt,omitzero"`
-	SettledAt       time.Time `json:"settledAt,omitzero"`
-	Deadline        time.Time `json:"deadline,omitzero"`
-	// Handed: the accepted event and the tracking message are published.
-	Handed          bool       `json:"handed,omitempty"`
+	CommandID       string     `json:"commandId"`
+	Action          string     `json:"action"`
+	ProcessID       string     `json:"processId,omitempty"`
+	Resource        string     `json:"resource,omitempty"`
+	OrchestrationID string     `json:"orchestrationId,omitempty"`
+	State           State      `json:"state"`
+	Owner           string     `json:"owner,omitempty"`
+	LeaseUntil      time.Time  `json:"leaseUntil,omitzero"`
+	StreamSeq       uint64     `json:"streamSeq,omitempty"`
+	Attempts        int        `json:"attempts,omitempty"`
+	Lookups         int        `json:"lookups,omitempty"` // Transactions API look-ups of an unfinished call
+	Polls           int        `json:"polls,omitempty"`
+	ReceivedAt      time.Time  `json:"receivedAt,omitzero"`
+	AcceptedAt      time.Time  `json:"acceptedAt,omitzero"`
+	SettledAt       time.Time  `json:"settledAt,omitzero"`
+	Deadline        time.Time  `json:"deadline,omitzero"`
 	Outcome         string     `json:"outcome,omitempty"`
 	PlatformStatus  string     `json:"platformStatus,omitempty"`
 	FailedProcessID string     `json:"failedProcessId,omitempty"`

@@ -19,6 +19,12 @@ import (
 // state "calling" is first looked up on the platform.
 func (h *handling) call(ctx context.Context, cl *queue.Claim) {
 	w, p := h.w, h.p
+	if h.fresh {
+		// This delivery created the claim in state calling (its deadline
+		// ahead, the platform not paused): the processId is stored, send.
+		h.send(ctx, cl)
+		return
+	}
 	now := w.now()
 	if cl.Attempts == 0 && now.After(cl.Deadline) {
 		h.settle(ctx, cl, queue.Result{Outcome: "timed_out", Error: &queue.ErrorInfo{
@@ -47,6 +53,12 @@ func (h *handling) call(ctx context.Context, cl *queue.Claim) {
 		h.conflictOr("record calling", err)
 		return
 	}
+	h.send(ctx, cl)
+}
+
+// send makes the platform call of a claim this delivery recorded as calling.
+func (h *handling) send(ctx context.Context, cl *queue.Claim) {
+	w, p := h.w, h.p
 	callCtx, cancel := context.WithTimeout(ctx, w.cfg.CallTimeout)
 	stop := h.keepAlive()
 	var (
@@ -139,6 +151,17 @@ func (h *handling) failed(ctx context.Context, cl *queue.Claim, err error, platf
 		if cl.Attempts >= budget {
 			h.giveUp(ctx, cl, err)
 			return
+		}
+		if pe != nil && (pe.HTTPStatus == 429 || pe.HTTPStatus == 503) {
+			// The platform said it did not take the request, so the next
+			// delivery need not wait out the lease (which would override
+			// the back-off and Retry-After with a fixed CallTimeout+5s).
+			// Keep the lease for every other fault (timeout, dropped
+			// connection, 500, 502, 504, malformed answer): the request may
+			// still be in flight and take effect after we gave up, and a
+			// look-up made at once would miss it and send the action a
+			// second time (the chaos soak caught exactly that).
+			cl.LeaseUntil = time.Time{}
 		}
 		h.retry(ctx, cl, "action", err)
 		return

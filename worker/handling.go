@@ -3,7 +3,6 @@ package worker
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"math/rand/v2"
 	"time"
 	"unicode/utf8"
@@ -22,6 +21,7 @@ type handling struct {
 	p     *parsed
 	log   *zap.Logger
 	token string // lease owner for this delivery
+	fresh bool   // this delivery created the claim in state calling: send at once
 }
 
 // start claims a valid command and moves it on from wherever its claim is.
@@ -46,12 +46,22 @@ func (h *handling) start(ctx context.Context) {
 		Deadline:   deadline.UTC(),
 		Trace:      queue.TraceFrom(h.msg.Headers()),
 	}
+	// P1: a new command is claimed directly in state calling (the processId is
+	// still stored before the first call), saving the "record calling" update.
+	now := w.now()
+	if !now.After(cl.Deadline) && w.breaker.wait(p.action.Platform) <= 0 {
+		cl.State = queue.StateCalling
+		cl.Attempts = 1
+		cl.Owner = h.token
+		cl.LeaseUntil = now.Add(w.cfg.CallTimeout + 5*time.Second)
+	}
 	stored, created, err := w.bus.Claims().Create(ctx, cl)
 	if err != nil {
 		h.retryLater("claim", err)
 		return
 	}
 	h.log = h.log.With(zap.String("process_id", stored.ProcessID))
+	h.fresh = created && stored.State == queue.StateCalling
 	if !created && h.duplicate(stored) {
 		return
 	}
@@ -115,34 +125,30 @@ func (h *handling) settle(ctx context.Context, cl *queue.Claim, r queue.Result) 
 // command message: tracking owns the command from here.
 func (h *handling) hand(ctx context.Context, cl *queue.Claim) {
 	w := h.w
-	if !cl.Handed {
-		d := eventData(cl, "accepted")
-		ev := queue.NewEvent(w.cfg.Source, cl.Resource, d, w.now().UTC())
-		dup, err := w.bus.PublishEvent(ctx, ev, cl.Trace)
-		if err != nil {
-			h.retryLater("publish accepted", err)
-			return
-		}
-		if !dup {
-			w.m.EventPublished("accepted")
-		}
-		err = w.bus.PublishTrack(ctx, queue.Track{
-			CommandID: cl.CommandID, Action: cl.Action, ProcessID: cl.ProcessID,
-			OrchestrationID: cl.OrchestrationID, Resource: cl.Resource,
-			ReceivedAt: cl.ReceivedAt, AcceptedAt: cl.AcceptedAt, Deadline: cl.Deadline,
-			Attempts: cl.Attempts, Trace: cl.Trace,
-		})
-		if err != nil {
-			h.retryLater("publish tracking", err)
-			return
-		}
-		cl.Handed = true
-		if err := w.bus.Claims().Update(ctx, cl); err != nil && !errors.Is(err, queue.ErrConflict) {
-			h.retryLater("record handed", err)
-			return
-		}
-		h.log.Info("command accepted", zap.String("orchestration_id", cl.OrchestrationID))
+	// Both messages carry a Nats-Msg-Id, so a redelivery that sends them
+	// again is dropped by the stream: no "handed" write is needed. The event
+	// goes first, so that "accepted" is always stored before the terminal
+	// event the poller may publish.
+	ev := queue.NewEvent(w.cfg.Source, cl.Resource, eventData(cl, "accepted"), w.now().UTC())
+	dup, err := w.bus.PublishEvent(ctx, ev, cl.Trace)
+	if err != nil {
+		h.retryLater("publish accepted", err)
+		return
 	}
+	if !dup {
+		w.m.EventPublished("accepted")
+	}
+	err = w.bus.PublishTrack(ctx, queue.Track{
+		CommandID: cl.CommandID, Action: cl.Action, ProcessID: cl.ProcessID,
+		OrchestrationID: cl.OrchestrationID, Resource: cl.Resource,
+		ReceivedAt: cl.ReceivedAt, AcceptedAt: cl.AcceptedAt, Deadline: cl.Deadline,
+		Attempts: cl.Attempts, Trace: cl.Trace,
+	})
+	if err != nil {
+		h.retryLater("publish tracking", err)
+		return
+	}
+	h.log.Info("command accepted", zap.String("orchestration_id", cl.OrchestrationID))
 	h.ack()
 }
 

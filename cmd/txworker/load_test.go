@@ -31,12 +31,12 @@ func TestLoadShortRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var out syncBuffer
-	err := run(ctx, []string{"load", "-binary", bin, "-scenario", "trickle,sync", "-count", "20", "-rate", "100",
+	err := run(ctx, []string{"load", "-binary", bin, "-scenario", "trickle,sync,scale", "-count", "20", "-rate", "100", "-scale-count", "40", "-duration", "4s",
 		"-poll-interval", "100ms", "-poll-max-interval", "300ms", "-quiet"}, func(string) string { return "" }, &out)
 	if err != nil {
 		t.Fatalf("load: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"== trickle · batched", "== sync · batched", "worker adds", "detection delay",
+	for _, want := range []string{"== trickle · batched", "== sync · batched", "== scale · batched", "worker adds", "detection delay",
 		"every command ended exactly once"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())

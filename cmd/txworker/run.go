@@ -23,6 +23,7 @@ commands:
   submit ACTION [FILE|-]    publish one command; -wait prints its terminal event
   status COMMAND_ID         what the worker knows of one command
   load [-scenario …]        load scenarios against the simulator with the worker as its own process
+  chaos [-count N …]        reliability soak: replicas killed, NATS restarted, platform faults; checks SPEC §8
   version                   print the version
 `
 
@@ -62,6 +63,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return cmdStatus(ctx, rest, getenv, stdout)
 	case "load":
 		return cmdLoad(ctx, rest, getenv, stdout)
+	case "chaos":
+		return cmdChaos(ctx, rest, getenv, stdout)
 	case "version":
 		fmt.Fprintln(stdout, "txworker", version)
 		return nil

@@ -30,7 +30,6 @@ type statusView struct {
 	Lookups         int              `json:"lookups"`
 	Polls           int              `json:"polls"`
 	EventPublished  bool             `json:"eventPublished"`
-	HandedToTracker bool             `json:"handedToTracking"`
 	ReceivedAt      *time.Time       `json:"receivedAt,omitempty"`
 	AcceptedAt      *time.Time       `json:"acceptedAt,omitempty"`
 	SettledAt       *time.Time       `json:"settledAt,omitempty"`
@@ -74,7 +73,7 @@ func cmdStatus(ctx context.Context, args []string, getenv func(string) string, s
 		CommandID: cl.CommandID, Action: cl.Action, ProcessID: cl.ProcessID, OrchestrationID: cl.OrchestrationID,
 		Resource: cl.Resource, State: string(cl.State), Outcome: cl.Outcome, PlatformStatus: cl.PlatformStatus,
 		FailedProcessID: cl.FailedProcessID, Error: cl.Error, Problems: cl.Problems, Attempts: cl.Attempts,
-		Lookups: cl.Lookups, Polls: cl.Polls, EventPublished: cl.Published, HandedToTracker: cl.Handed,
+		Lookups: cl.Lookups, Polls: cl.Polls, EventPublished: cl.Published,
 		ReceivedAt: timePtr(cl.ReceivedAt), AcceptedAt: timePtr(cl.AcceptedAt), SettledAt: timePtr(cl.SettledAt),
 		Deadline: timePtr(cl.Deadline),
 	}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+)
+
+// chaosOptions are the flags of `txworker chaos`.
+type chaosOptions struct {
+	count        int           // commands (unique commandIds)
+	rate         float64       // commands published per second
+	replicas     int           // worker processes
+	killEvery    time.Duration // mean time between SIGKILLs of a random replica
+	restartAfter time.Duration // how long a killed replica stays down
+	minKills     int           // chaos goes on (after intake) until this many kills…
+	natsEvery    time.Duration // mean time between NATS restarts
+	natsDown     time.Duration // how long NATS stays down
+	minRestarts  int           // …and this many NATS restarts
+	faults       bool          // cycle the simulator's faults
+	faultEvery   time.Duration // how long one fault phase lasts
+	seed         int64
+	timeout      time.Duration
+	keep         bool
+	quiet        bool
+	binary       string // worker executable; "" → this one
+	out          io.Writer
+}
+
+const chaosUsage = `usage: txworker chaos [flags]
+
+The reliability soak (issue 6, RELIABILITY.md). Starts an embedded NATS, the
+platform simulator (a platform that does NOT de-duplicate processIds, so a
+second send of one action would count twice) and -replicas worker processes;
+publishes -count commands of every action at -rate per second (fresh
+resources, some the platform refuses, some invalid, some published twice on
+purpose) and meanwhile SIGKILLs a random replica every -kill-every and
+restarts it, stops and restarts NATS every -nats-every, and cycles the
+simulator's faults (5xx, 429 with Retry-After, dropped connections before
+and after the action took effect, latency spikes, malformed bodies, revoked
+tokens). Then it checks and prints: commands sent, terminal events (each
+command exactly once, with the outcome its kind calls for), platform actions
+accepted per processId (never above one), duplicates dropped, and the
+longest wait. Exit status 1 on any violation.
+
+`
+
+// cmdChaos is `txworker chaos`.
+func cmdChaos(ctx context.Context, args []string, _ func(string) string, stdout io.Writer) error {
+	fs := newFlagSet("chaos", stdout)
+	fs.Usage = func() { fmt.Fprint(stdout, chaosUsage); fs.PrintDefaults() }
+	// Progress lines come from several goroutines.
+	o := chaosOptions{out: &lockedWriter{w: stdout}}
+	fs.IntVar(&o.count, "count", 5000, "commands to publish (every action)")
+	fs.Float64Var(&o.rate, "rate", 25, "commands published per second")
+	fs.IntVar(&o.replicas, "replicas", 3, "worker processes")
+	fs.DurationVar(&o.killEvery, "kill-every", 4*time.Second, "mean time between SIGKILLs of a random replica (0: none)")
+	fs.DurationVar(&o.restartAfter, "restart-after", time.Second, "how long a killed replica stays down")
+	fs.IntVar(&o.minKills, "kills", 20, "keep the chaos going after intake until at least this many kills")
+	fs.DurationVar(&o.natsEvery, "nats-every", time.Minute, "mean time between NATS restarts (0: none)")
+	fs.DurationVar(&o.natsDown, "nats-down", 3*time.Second, "how long NATS stays down")
+	fs.IntVar(&o.minRestarts, "nats-restarts", 2, "keep the chaos going after intake until at least this many NATS restarts")
+	fs.BoolVar(&o.faults, "faults", true, "cycle the simulator's faults")
+	fs.DurationVar(&o.faultEvery, "fault-every", 10*time.Second, "how long each fault phase lasts")
+	fs.Int64Var(&o.seed, "seed", 0, "random seed (0: time-based); printed, so a run can be repeated")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up after this long")
+	fs.BoolVar(&o.keep, "keep", false, "keep the run's directory (worker logs, NATS store) and print where")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines")
+	fs.StringVar(&o.binary, "binary", "", "worker executable (default: this program)")
+	if err := parseFlags(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return &usageError{msg: fmt.Sprintf("chaos takes no arguments, got %q", fs.Args())}
+	}
+	if err := o.validate(); err != nil {
+		return err
+	}
+	if o.seed == 0 {
+		o.seed = time.Now().UnixNano()
+	}
+	rep, err := runChaos(ctx, o)
+	if rep != nil {
+		rep.print(o.out)
+	}
+	if err != nil {
+		return err
+	}
+	if len(rep.violations) > 0 {
+		return &exitError{code: 1, msg: fmt.Sprintf("chaos: %d violations: %s", len(rep.violations), strings.Join(rep.violations, "; "))}
+	}
+	return nil
+}
+
+func (o chaosOptions) validate() error {
+	var p problems
+	if o.count < 1 || o.replicas < 1 || o.rate <= 0 {
+		p.add("-count, -replicas and -rate must be positive")
+	}
+	if o.killEvery < 0 || o.natsEvery < 0 || o.restartAfter < 0 || o.natsDown < 0 || o.faultEvery <= 0 {
+		p.add("durations must not be negative (-fault-every positive)")
+	}
+	if o.minKills < 0 || o.minRestarts < 0 {
+		p.add("-kills and -nats-restarts must not be negative")
+	}
+	if o.minKills > 0 && o.killEvery == 0 {
+		p.add("-kills needs -kill-every")
+	}
+	if o.minRestarts > 0 && o.natsEvery == 0 {
+		p.add("-nats-restarts needs -nats-every")
+	}
+	if o.timeout <= 0 {
+		p.add("-timeout must be positive")
+	}
+	return p.err()
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The short chaos run of CI: 300 commands through 3 worker processes, 2
+// of them killed with SIGKILL and NATS restarted once, the simulator's
+// faults cycling; every command must end exactly once and no action may
+// be taken twice (the simulated platform does not de-duplicate).
+// RELIABILITY.md has the long run.
+func TestChaosShort(t *testing.T) {
+	bin := binary(t) // skips under -short
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	start := time.Now()
+	err := run(ctx, []string{"chaos", "-binary", bin, "-count", "300", "-rate", "50", "-replicas", "3",
+		"-kill-every", "2s", "-kills", "2", "-nats-every", "6s", "-nats-restarts", "1", "-nats-down", "2s",
+		"-fault-every", "2s", "-seed", "20261121", "-timeout", "150s"}, envOf(nil), &out)
+	t.Logf("chaos output (%s):\n%s", time.Since(start).Round(time.Second), out.String())
+	if err != nil {
+		t.Fatalf("chaos: %v", err)
+	}
+	for _, want := range []string{"300 commands of 300 ended, 0 more than once", "accepted per processId max 1", "VERDICT: every command ended exactly once"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the report does not say %q", want)
+		}
+	}
+}
+
+func TestChaosFlags(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"chaos", "-count", "0", "-kills", "3", "-kill-every", "0", "-timeout", "-1s"}, envOf(nil), &out)
+	if exitCode(err) != 2 {
+		t.Fatalf("exit %d (%v), want 2", exitCode(err), err)
+	}
+	for _, want := range []string{"-count", "-kills needs -kill-every", "-timeout"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not name %s: %v", want, err)
+		}
+	}
+}
