@@ -14,9 +14,14 @@ const MaxBatchSize = 50
 type Config struct {
 	// Source is the CloudEvents source of the terminal events. Default "txworker".
 	Source string
-	// Interval is the first wait between two polls of one orchestration;
-	// it doubles with every delivery up to MaxInterval. Default 2s.
+	// Interval is the wait between two polls of a young orchestration
+	// (with equal jitter: between half of it and all of it). Default 2s.
 	Interval time.Duration
+	// BackoffAfter is how long an orchestration is polled every Interval;
+	// after each further BackoffAfter of its age the wait doubles, up to
+	// MaxInterval. Short orchestrations are thus seen within one Interval
+	// of their end, long ones cost few requests. Default 1m.
+	BackoffAfter time.Duration
 	// MaxInterval is the longest wait between two polls of one
 	// orchestration, the retry period of a permanent poll fault and the
 	// longest a fault pause keeps messages in hand. Default 30s.
@@ -51,6 +56,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxInterval == 0 {
 		c.MaxInterval = 30 * time.Second
 	}
+	if c.BackoffAfter == 0 {
+		c.BackoffAfter = time.Minute
+	}
 	if c.BatchSize == 0 {
 		c.BatchSize = MaxBatchSize
 	}
@@ -73,7 +81,7 @@ func (c Config) withDefaults() Config {
 // their defaults and are valid).
 func (c Config) Validate() error {
 	var errs []error
-	if c.Interval < 0 || c.MaxInterval < 0 || c.FetchWait < 0 {
+	if c.Interval < 0 || c.MaxInterval < 0 || c.FetchWait < 0 || c.BackoffAfter < 0 {
 		errs = append(errs, errors.New("durations must not be negative"))
 	}
 	d := c.withDefaults()

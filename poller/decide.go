@@ -70,7 +70,7 @@ func (p *Poller) decide(t queue.Track, polls int, o platform.Orchestration, foun
 			Polls:     polls,
 		}}
 	}
-	return step{delay: p.nextDelay(polls, t.Deadline, now)}
+	return step{delay: p.nextDelay(now.Sub(t.AcceptedAt), t.Deadline, now)}
 }
 
 // terminalResult is the result of an orchestration that has ended.
@@ -133,16 +133,27 @@ func failedStep(o platform.Orchestration, txs []platform.Transaction) (processID
 	return "", ""
 }
 
-// nextDelay is the wait before the next poll after the polls-th one: the
-// back-off, never past the deadline (the delivery after it is the last poll).
-func (p *Poller) nextDelay(polls int, deadline, now time.Time) time.Duration {
-	d := p.backoff(polls)
+// nextDelay is the wait before the next poll of an orchestration of this
+// age, never past the deadline (the delivery after it is the last poll).
+func (p *Poller) nextDelay(age time.Duration, deadline, now time.Time) time.Duration {
+	d := p.cfg.pollDelay(age, p.rand)
 	if !deadline.IsZero() {
 		if rem := deadline.Sub(now); d > rem {
 			d = max(rem, minDelay)
 		}
 	}
 	return d
+}
+
+// pollDelay is Interval while the orchestration is younger than
+// BackoffAfter, then doubled for every further BackoffAfter of its age, up
+// to MaxInterval; with equal jitter. Naive mode: Interval, no jitter.
+func (c Config) pollDelay(age time.Duration, rand func(int64) int64) time.Duration {
+	n := 1
+	if age > 0 && c.BackoffAfter > 0 {
+		n += min(int(age/c.BackoffAfter), 16)
+	}
+	return c.backoff(n, rand)
 }
 
 // backoff is Interval doubled per poll made (n ≥ 1) up to MaxInterval, with

@@ -49,7 +49,9 @@ func TestDecide(t *testing.T) {
 	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	ended := now.Add(-3 * time.Second)
 	p := testPoller(Config{Interval: time.Second, MaxInterval: 8 * time.Second, UnknownLimit: 3})
-	track := queue.Track{CommandID: "c1", OrchestrationID: "o1", Deadline: now.Add(time.Hour)}
+	track := queue.Track{CommandID: "c1", OrchestrationID: "o1", AcceptedAt: now.Add(-10 * time.Second), Deadline: now.Add(time.Hour)}
+	old := track
+	old.AcceptedAt = now.Add(-150 * time.Second) // two BackoffAfter periods (1m) old
 	orch := func(status string, ts time.Time) platform.Orchestration {
 		return platform.Orchestration{OrchestrationID: "o1", Status: status, Timestamp: platform.Timestamp{Time: ts}}
 	}
@@ -76,7 +78,7 @@ func TestDecide(t *testing.T) {
 		{name: "dlq", polls: 3, o: orch("dlq", ended), found: true,
 			settle: true, outcome: "failed", status: "dlq", code: CodeOrchestrationDLQ, detail: true, settled: ended},
 		{name: "running", polls: 1, o: orch("in_progress", time.Time{}), found: true, maxDelay: time.Second},
-		{name: "running backs off", polls: 3, o: orch("queued", time.Time{}), found: true, maxDelay: 4 * time.Second},
+		{name: "old orchestrations back off", track: old, polls: 3, o: orch("queued", time.Time{}), found: true, maxDelay: 4 * time.Second},
 		{name: "deadline caps the delay", track: queue.Track{CommandID: "c1", OrchestrationID: "o1", Deadline: now.Add(1500 * time.Millisecond)},
 			polls: 3, o: orch("in_progress", time.Time{}), found: true, maxDelay: 1500 * time.Millisecond},
 		{name: "deadline almost due", track: queue.Track{CommandID: "c1", OrchestrationID: "o1", Deadline: now.Add(time.Millisecond)},
@@ -86,7 +88,7 @@ func TestDecide(t *testing.T) {
 			settle: true, outcome: "timed_out", status: "in_progress", settled: now},
 		{name: "ended at the last poll wins over the deadline", track: queue.Track{CommandID: "c1", OrchestrationID: "o1", Deadline: now.Add(-time.Second)},
 			polls: 4, o: orch("success", ended), found: true, settle: true, outcome: "succeeded", status: "success", settled: ended},
-		{name: "unknown keeps polling", polls: 3, maxDelay: 4 * time.Second},
+		{name: "unknown keeps polling", polls: 3, maxDelay: time.Second},
 		{name: "unknown past the limit", polls: 4,
 			settle: true, outcome: "failed", code: CodeOrchestrationUnknown, settled: now},
 		{name: "no deadline", track: queue.Track{CommandID: "c1", OrchestrationID: "o1"}, polls: 30,
@@ -164,5 +166,26 @@ func TestFailedStep(t *testing.T) {
 				t.Errorf("result failed step = %q, %q", r.FailedProcessID, r.FailedStatus)
 			}
 		})
+	}
+}
+
+func TestPollDelayBacksOffWithAge(t *testing.T) {
+	cfg := Config{Interval: time.Second, MaxInterval: 8 * time.Second, BackoffAfter: time.Minute}.withDefaults()
+	top := func(n int64) int64 { return n - 1 }
+	tests := []struct {
+		age  time.Duration
+		want time.Duration
+	}{
+		{0, time.Second},
+		{59 * time.Second, time.Second},
+		{61 * time.Second, 2 * time.Second},
+		{150 * time.Second, 4 * time.Second},
+		{10 * time.Minute, 8 * time.Second},
+		{1000 * time.Hour, 8 * time.Second},
+	}
+	for _, tt := range tests {
+		if got := cfg.pollDelay(tt.age, top); got != tt.want {
+			t.Errorf("pollDelay(age %s) highest = %s, want %s", tt.age, got, tt.want)
+		}
 	}
 }

@@ -112,10 +112,11 @@ func resolve(v values) (serviceConfig, error) {
 		KeepAlive:     sc.Queue.AckWait / 3,
 	}
 	sc.Poller = poller.Config{
-		Source:      sc.Worker.Source,
-		Interval:    v.duration("poll-interval", &p),
-		MaxInterval: v.duration("poll-max-interval", &p),
-		Naive:       v.boolean("poll-naive", &p),
+		Source:       sc.Worker.Source,
+		Interval:     v.duration("poll-interval", &p),
+		MaxInterval:  v.duration("poll-max-interval", &p),
+		BackoffAfter: v.duration("poll-backoff-after", &p),
+		Naive:        v.boolean("poll-naive", &p),
 	}
 	if sc.Poller.MaxInterval < sc.Poller.Interval {
 		p.add("TXWORKER_POLL_MAX_INTERVAL (%s) is shorter than TXWORKER_POLL_INTERVAL (%s)", sc.Poller.MaxInterval, sc.Poller.Interval)
