@@ -20,7 +20,7 @@ type Config struct {
 	// BackoffAfter is how long an orchestration is polled every Interval;
 	// after each further BackoffAfter of its age the wait doubles, up to
 	// MaxInterval. Short orchestrations are thus seen within one Interval
-	// of their end, long ones cost few requests. Default 1m.
+	// of their end, long ones cost few requests. Default 20s.
 	BackoffAfter time.Duration
 	// MaxInterval is the longest wait between two polls of one
 	// orchestration, the retry period of a permanent poll fault and the
@@ -57,7 +57,7 @@ func (c Config) withDefaults() Config {
 		c.MaxInterval = 30 * time.Second
 	}
 	if c.BackoffAfter == 0 {
-		c.BackoffAfter = time.Minute
+		c.BackoffAfter = 20 * time.Second
 	}
 	if c.BatchSize == 0 {
 		c.BatchSize = MaxBatchSize

@@ -8,7 +8,7 @@ import (
 
 func TestConfigDefaults(t *testing.T) {
 	c := Config{}.withDefaults()
-	want := Config{Source: "txworker", Interval: 2 * time.Second, BackoffAfter: time.Minute, MaxInterval: 30 * time.Second,
+	want := Config{Source: "txworker", Interval: 2 * time.Second, BackoffAfter: 20 * time.Second, MaxInterval: 30 * time.Second,
 		BatchSize: 50, FetchMax: 500, FetchWait: 250 * time.Millisecond, Parallel: 4, UnknownLimit: 10}
 	if c != want {
 		t.Fatalf("defaults = %+v, want %+v", c, want)

@@ -51,7 +51,7 @@ func TestDecide(t *testing.T) {
 	p := testPoller(Config{Interval: time.Second, MaxInterval: 8 * time.Second, UnknownLimit: 3})
 	track := queue.Track{CommandID: "c1", OrchestrationID: "o1", AcceptedAt: now.Add(-10 * time.Second), Deadline: now.Add(time.Hour)}
 	old := track
-	old.AcceptedAt = now.Add(-150 * time.Second) // two BackoffAfter periods (1m) old
+	old.AcceptedAt = now.Add(-50 * time.Second) // two BackoffAfter periods (20s) old
 	orch := func(status string, ts time.Time) platform.Orchestration {
 		return platform.Orchestration{OrchestrationID: "o1", Status: status, Timestamp: platform.Timestamp{Time: ts}}
 	}

@@ -56,7 +56,7 @@ var settings = []setting{
 	{name: "max-attempts", def: "8", help: "retry budget of a command's platform call on transient faults"},
 	{name: "poll-interval", def: "2s", help: "first wait between polls of an orchestration"},
 	{name: "poll-max-interval", def: "30s", help: "longest wait between polls"},
-	{name: "poll-backoff-after", def: "1m", help: "orchestrations younger than this are polled every poll interval; then the wait doubles per further period, up to the maximum"},
+	{name: "poll-backoff-after", def: "20s", help: "orchestrations younger than this are polled every poll interval; then the wait doubles per further period, up to the maximum"},
 	{name: "poll-naive", def: "false", help: "baseline for benchmarks: one orchestration per poll, fixed interval"},
 	{name: "settle-timeout", def: "30m", help: "how long an orchestration is tracked without a deadline"},
 	{name: "event-source", def: "txworker", help: "CloudEvents source of the events"},
