@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -72,14 +70,8 @@ func cmdChaos(ctx context.Context, args []string, _ func(string) string, stdout 
 	fs.BoolVar(&o.keep, "keep", false, "keep the run's directory (worker logs, NATS store) and print where")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines")
 	fs.StringVar(&o.binary, "binary", "", "worker executable (default: this program)")
-	if err := parseFlags(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	if done, err := parseCommand(fs, args); done {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return &usageError{msg: fmt.Sprintf("chaos takes no arguments, got %q", fs.Args())}
 	}
 	if err := o.validate(); err != nil {
 		return err

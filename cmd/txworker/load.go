@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -75,14 +73,8 @@ func cmdLoad(ctx context.Context, args []string, _ func(string) string, stdout i
 	fs.BoolVar(&o.keep, "keep", false, "keep each run's directory (worker logs, NATS store) and print where")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines")
 	fs.StringVar(&o.binary, "binary", "", "worker executable (default: this program)")
-	if err := parseFlags(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	if done, err := parseCommand(fs, args); done {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return &usageError{msg: fmt.Sprintf("load takes no arguments, got %q", fs.Args())}
 	}
 	var p problems
 	for _, s := range strings.Split(*scen, ",") {

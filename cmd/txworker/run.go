@@ -92,18 +92,28 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// parseCommand parses the flags of a subcommand that takes no arguments.
+// done is true when the command has nothing more to do: after -h (err nil)
+// or a usage error.
+func parseCommand(fs *flag.FlagSet, args []string) (done bool, err error) {
+	if err := parseFlags(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return true, nil
+		}
+		return true, err
+	}
+	if fs.NArg() > 0 {
+		return true, &usageError{msg: fmt.Sprintf("%s takes no arguments, got %q", fs.Name(), fs.Args())}
+	}
+	return false, nil
+}
+
 // cmdRun is `txworker run`: the service until SIGTERM.
 func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := newFlagSet("run", stdout)
 	v := register(fs, getenv)
-	if err := parseFlags(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	if done, err := parseCommand(fs, args); done {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return &usageError{msg: fmt.Sprintf("run takes no arguments, got %q", fs.Args())}
 	}
 	cfg, err := resolve(v)
 	if err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -31,10 +30,7 @@ func cmdSandbox(ctx context.Context, args []string, getenv func(string) string, 
 	httpAddr := fs.String("http-addr", "127.0.0.1:8080", "address of /metrics, /healthz, /readyz (port 0: any free port)")
 	logFile := fs.String("log-file", "", "write the worker's JSON logs here (default: a file in the temporary directory)")
 	timeout := fs.Duration("demo-timeout", 2*time.Minute, "how long -demo waits for every example to end")
-	if err := parseFlags(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	if done, err := parseCommand(fs, args); done {
 		return err
 	}
 	ns, err := startNATS(*natsPort)
