@@ -45,11 +45,9 @@ func runChaos(ctx context.Context, o chaosOptions) (*chaosReport, error) {
 	if o.keep {
 		fmt.Fprintf(o.out, "chaos: run directory %s\n", r.Dir)
 	}
-	reps := make([]*replica, o.replicas)
-	for i := range reps {
-		if reps[i], err = r.StartReplica(ctx, fmt.Sprintf("worker-%d", i+1), nil); err != nil {
-			return nil, err
-		}
+	reps, err := r.StartReplicas(ctx, o.replicas)
+	if err != nil {
+		return nil, err
 	}
 	col, err := r.Collect(ctx)
 	if err != nil {

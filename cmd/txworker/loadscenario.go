@@ -103,11 +103,9 @@ func runScenario(ctx context.Context, o loadOptions, name string, naive bool) (*
 	if o.keep {
 		res.dir = r.Dir
 	}
-	reps := make([]*replica, o.replicas)
-	for i := range reps {
-		if reps[i], err = r.StartReplica(ctx, fmt.Sprintf("worker-%d", i+1), nil); err != nil {
-			return nil, err
-		}
+	reps, err := r.StartReplicas(ctx, o.replicas)
+	if err != nil {
+		return nil, err
 	}
 	col, err := r.Collect(ctx)
 	if err != nil {

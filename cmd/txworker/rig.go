@@ -305,6 +305,19 @@ func (r *rig) Env(extra map[string]string) []string {
 	return env
 }
 
+// StartReplicas starts n replicas named worker-1 … worker-n, one after the
+// other, each ready when it returns.
+func (r *rig) StartReplicas(ctx context.Context, n int) ([]*replica, error) {
+	reps := make([]*replica, n)
+	for i := range reps {
+		var err error
+		if reps[i], err = r.StartReplica(ctx, fmt.Sprintf("worker-%d", i+1), nil); err != nil {
+			return nil, err
+		}
+	}
+	return reps, nil
+}
+
 // StartReplica starts `txworker run` as a new OS process named name (its
 // logs go to {Dir}/{name}.log) with r.Env(extra), and returns once its
 // /readyz answers 200. Close kills every replica still running.
