@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"regexp"
 	"sync"
 	"testing"
@@ -144,6 +146,17 @@ func (e *testEnv) startWorker(extra map[string]string) (addr string, logs *syncB
 	}
 	e.t.Cleanup(stop)
 	return addr, logs, stop
+}
+
+// proxyTo returns a reverse proxy to target (the simulator) for tests that
+// sit between the worker and the platform.
+func proxyTo(t *testing.T, target string) *httputil.ReverseProxy {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return httputil.NewSingleHostReverseProxy(u)
 }
 
 // waitHTTP polls url until it answers want.

@@ -5,8 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,12 +27,8 @@ type outageProxy struct {
 
 func newOutageProxy(t *testing.T, target string) *outageProxy {
 	t.Helper()
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
 	o := &outageProxy{refused: map[string]int{}}
-	rp := httputil.NewSingleHostReverseProxy(u)
+	rp := proxyTo(t, target)
 	o.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if o.down.Load() && r.URL.Path != "/oauth2/token" {
 			_, _ = io.Copy(io.Discard, r.Body)
@@ -192,12 +186,8 @@ type scriptedProxy struct {
 
 func newScriptedProxy(t *testing.T, target string, script map[string][]scriptedFault) *scriptedProxy {
 	t.Helper()
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
 	p := &scriptedProxy{script: script, times: map[string][]time.Time{}}
-	rp := httputil.NewSingleHostReverseProxy(u)
+	rp := proxyTo(t, target)
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		var f *scriptedFault

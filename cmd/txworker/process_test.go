@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -130,12 +128,8 @@ type holdingProxy struct {
 }
 
 func newHoldingProxy(t *testing.T, target, path string) *holdingProxy {
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
 	h := &holdingProxy{path: path, answered: make(chan struct{}), release: make(chan struct{})}
-	rp := httputil.NewSingleHostReverseProxy(u)
+	rp := proxyTo(t, target)
 	rp.ModifyResponse = func(resp *http.Response) error {
 		if resp.Request.URL.Path != h.path || resp.StatusCode != http.StatusOK {
 			return nil

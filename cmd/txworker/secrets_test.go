@@ -10,8 +10,6 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -52,12 +50,8 @@ type credentialTap struct {
 
 func newCredentialTap(t *testing.T, target string) *credentialTap {
 	t.Helper()
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
 	c := &credentialTap{got: map[string]bool{}}
-	rp := httputil.NewSingleHostReverseProxy(u)
+	rp := proxyTo(t, target)
 	rp.ErrorLog = log.New(io.Discard, "", 0) // dropped connections are part of the scenario
 	rp.ModifyResponse = func(resp *http.Response) error {
 		for _, ck := range resp.Cookies() {

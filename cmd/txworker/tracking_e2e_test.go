@@ -68,6 +68,18 @@ func (e *testEnv) expectAllOnce(ids []string, limit time.Duration, outcome strin
 	}
 }
 
+// waitAccepted waits until at least n of the commands are accepted.
+func (e *testEnv) waitAccepted(ids []string, n int) {
+	e.t.Helper()
+	e.waitFor(waitLong, fmt.Sprintf("%d accepted orchestrations", n), func() bool {
+		got := 0
+		for _, id := range ids {
+			got += len(e.events[id+":accepted"])
+		}
+		return got >= n
+	})
+}
+
 func trackingSim() platformtest.Config {
 	return platformtest.Config{
 		AutoCreate:   true,
@@ -84,13 +96,7 @@ func TestProcessKilledWhileTracking(t *testing.T) {
 	first := e.startProcess(cfg)
 	e.watch()
 	ids := e.publishMixed("kil", 300)
-	e.waitFor(waitLong, "200 accepted orchestrations", func() bool {
-		n := 0
-		for _, id := range ids {
-			n += len(e.events[id+":accepted"])
-		}
-		return n >= 200
-	})
+	e.waitAccepted(ids, 200)
 	first.kill()
 	e.startProcess(cfg)
 	e.expectAllOnce(ids, 90*time.Second, "succeeded")
@@ -103,13 +109,7 @@ func TestNATSRestartMidRun(t *testing.T) {
 	e.startWorker(map[string]string{"TXWORKER_ACK_WAIT": "3s", "TXWORKER_LOG_LEVEL": "info"})
 	e.watch()
 	ids := e.publishMixed("nat", 200)
-	e.waitFor(waitLong, "100 accepted orchestrations", func() bool {
-		n := 0
-		for _, id := range ids {
-			n += len(e.events[id+":accepted"])
-		}
-		return n >= 100
-	})
+	e.waitAccepted(ids, 100)
 	e.stopNATS()
 	time.Sleep(3 * time.Second) // the outage itself, not a synchronisation
 	e.restartNATS()
