@@ -18,6 +18,7 @@ import (
 const (
 	DefaultRequestTimeout = 10 * time.Second
 	DefaultMaxBodyBytes   = 1 << 20
+	DefaultMaxIdleConns   = 64
 )
 
 // readScope is the Transactions API's scope, always requested.
@@ -38,8 +39,13 @@ type CorastoneConfig struct {
 	RPS           float64           // request rate cap (token bucket, burst max(1, RPS)); 0 = unlimited
 	// RequestTimeout bounds each request (each token fetch too); default 10s.
 	RequestTimeout time.Duration
-	MaxBodyBytes   int64             // response body cap; default 1 MiB
-	Transport      http.RoundTripper // optional (tests); redirects are never followed off BaseURL's host
+	MaxBodyBytes   int64 // response body cap; default 1 MiB
+	// MaxIdleConns is how many idle connections to the platform are kept for reuse; default
+	// DefaultMaxIdleConns. Set it to the most requests in flight at once: a request that finds no
+	// idle connection dials a new one (a TLS handshake in production), and one that finishes
+	// while the pool is full closes its connection.
+	MaxIdleConns int
+	Transport    http.RoundTripper // optional (tests); redirects are never followed off BaseURL's host
 }
 
 // Validate names every problem of the configuration at once (errors.Join).
@@ -79,7 +85,7 @@ func (c CorastoneConfig) Validate() error {
 			add("omit processId: %q is not a Corastone action", name)
 		}
 	}
-	errs = append(errs, checkCommon("corastone config", c.UserAgent, c.RPS, c.RequestTimeout, c.MaxBodyBytes)...)
+	errs = append(errs, checkCommon("corastone config", c.UserAgent, c.RPS, c.RequestTimeout, c.MaxBodyBytes, c.MaxIdleConns)...)
 	return errors.Join(errs...)
 }
 
@@ -103,7 +109,7 @@ func checkURL(s string) error {
 	return nil
 }
 
-func checkCommon(prefix, userAgent string, rps float64, timeout time.Duration, maxBody int64) []error {
+func checkCommon(prefix, userAgent string, rps float64, timeout time.Duration, maxBody int64, idle int) []error {
 	var errs []error
 	if userAgent == "" || hasControl(userAgent) {
 		errs = append(errs, errors.New(prefix+": user agent is required (printable characters)"))
@@ -116,6 +122,9 @@ func checkCommon(prefix, userAgent string, rps float64, timeout time.Duration, m
 	}
 	if maxBody < 0 {
 		errs = append(errs, errors.New(prefix+": max body bytes must be ≥ 0"))
+	}
+	if idle < 0 {
+		errs = append(errs, errors.New(prefix+": max idle connections must be ≥ 0"))
 	}
 	return errs
 }
@@ -165,7 +174,7 @@ func NewCorastone(cfg CorastoneConfig, logger *zap.Logger, obs Observer) (*Coras
 
 	transport := cfg.Transport
 	if transport == nil {
-		transport = defaultTransport()
+		transport = defaultTransport(cfg.MaxIdleConns)
 	}
 	rt := &instrumented{base: transport, platform: PlatformCorastone, userAgent: cfg.UserAgent, obs: obs}
 	tokenClient := &http.Client{Transport: rt, Timeout: cfg.RequestTimeout, CheckRedirect: redirectPolicy(tokenURL)}

@@ -313,13 +313,13 @@ func TestCorastoneConfigValidate(t *testing.T) {
 	}
 	bad := CorastoneConfig{BaseURL: "ftp://user:pw@host", TokenURL: "https://h/t?x=1", Actions: []string{"cancel-txn", "nope"},
 		Paths: map[string]string{"reject-asset": "/x", "cancel-offering": "/y/{assetId}"}, OmitProcessID: map[string]bool{"x": true},
-		RPS: -1, RequestTimeout: -1, MaxBodyBytes: -1}
+		RPS: -1, RequestTimeout: -1, MaxBodyBytes: -1, MaxIdleConns: -1}
 	err := bad.Validate()
 	if err == nil {
 		t.Fatal("accepted")
 	}
 	for _, want := range []string{"base url", "token url", "client id", "client secret", `"cancel-txn" is not a Corastone action`, `"nope"`,
-		"paths: reject-asset", "paths: cancel-offering", "omit processId", "user agent", "rps", "request timeout", "max body bytes"} {
+		"paths: reject-asset", "paths: cancel-offering", "omit processId", "user agent", "rps", "request timeout", "max body bytes", "max idle connections"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in %v", want, err)
 		}

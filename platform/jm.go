@@ -31,6 +31,7 @@ type JMConfig struct {
 	RPS            float64           // request rate cap; 0 = unlimited
 	RequestTimeout time.Duration     // per request (and token fetch); default 10s
 	MaxBodyBytes   int64             // response body cap; default 1 MiB
+	MaxIdleConns   int               // idle connections kept for reuse; default DefaultMaxIdleConns (see CorastoneConfig)
 	Transport      http.RoundTripper // optional (tests); redirects are never followed off BaseURL's host
 }
 
@@ -57,7 +58,7 @@ func (c JMConfig) Validate() error {
 			errs = append(errs, errors.New("jm config: token url: "+err.Error()))
 		}
 	}
-	errs = append(errs, checkCommon("jm config", c.UserAgent, c.RPS, c.RequestTimeout, c.MaxBodyBytes)...)
+	errs = append(errs, checkCommon("jm config", c.UserAgent, c.RPS, c.RequestTimeout, c.MaxBodyBytes, c.MaxIdleConns)...)
 	return errors.Join(errs...)
 }
 
@@ -89,7 +90,7 @@ func NewJM(cfg JMConfig, logger *zap.Logger, obs Observer) (*JM, error) {
 	base, _ := url.Parse(cfg.BaseURL)
 	transport := cfg.Transport
 	if transport == nil {
-		transport = defaultTransport()
+		transport = defaultTransport(cfg.MaxIdleConns)
 	}
 	rt := &instrumented{base: transport, platform: JourneyManager, userAgent: cfg.UserAgent, obs: obs}
 	jar := newSessionJar()

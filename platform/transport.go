@@ -60,10 +60,16 @@ func redirectPolicy(allowed *url.URL) func(*http.Request, []*http.Request) error
 	}
 }
 
-func defaultTransport() http.RoundTripper {
+// defaultTransport is http.DefaultTransport keeping idle connections to the one platform host
+// (0: DefaultMaxIdleConns).
+func defaultTransport(idle int) http.RoundTripper {
+	if idle <= 0 {
+		idle = DefaultMaxIdleConns
+	}
 	if t, ok := http.DefaultTransport.(*http.Transport); ok {
 		c := t.Clone()
-		c.MaxIdleConnsPerHost = 64
+		c.MaxIdleConns = max(c.MaxIdleConns, idle)
+		c.MaxIdleConnsPerHost = idle
 		return c
 	}
 	return http.DefaultTransport

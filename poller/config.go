@@ -77,6 +77,10 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// MaxRequests is the most Transactions API requests a Poller with this
+// configuration has in flight at once.
+func (c Config) MaxRequests() int { return maxCycles * c.withDefaults().Parallel }
+
 // Validate reports every invalid setting at once (zero values stand for
 // their defaults and are valid).
 func (c Config) Validate() error {

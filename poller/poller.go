@@ -38,6 +38,8 @@ const (
 	trackedEvery = 5 * time.Second
 	// defaultAckWait is assumed when the consumer's AckWait is not known.
 	defaultAckWait = 60 * time.Second
+	// maxCycles is how many fetched batches are worked at once.
+	maxCycles = 3
 	// detailTries bounds the transient faults tolerated while looking up the
 	// failing step of an ended orchestration; then it is settled without.
 	detailTries = 3
@@ -106,9 +108,9 @@ func (p *Poller) Run(ctx context.Context) error {
 		zap.Duration("interval", p.cfg.Interval), zap.Duration("max_interval", p.cfg.MaxInterval),
 		zap.Int("batch_size", p.cfg.BatchSize), zap.Int("parallel", p.cfg.Parallel), zap.Bool("naive", p.cfg.Naive))
 	fetchFaults := 0
-	// P5: up to three cycles in flight: the next batch is fetched while the
-	// previous one's requests and settles run.
-	cycles := make(chan struct{}, 3)
+	// P5: up to maxCycles cycles in flight: the next batch is fetched while
+	// the previous one's requests and settles run.
+	cycles := make(chan struct{}, maxCycles)
 	for ctx.Err() == nil {
 		if !p.waitPause(ctx) {
 			break

@@ -121,6 +121,13 @@ func resolve(v values) (serviceConfig, error) {
 	if sc.Poller.MaxInterval < sc.Poller.Interval {
 		p.add("TXWORKER_POLL_MAX_INTERVAL (%s) is shorter than TXWORKER_POLL_INTERVAL (%s)", sc.Poller.MaxInterval, sc.Poller.Interval)
 	}
+	// Keep an idle connection for every request that can be in flight: the
+	// worker's calls, the poller's requests and a token fetch.
+	idle := sc.Worker.Concurrency + sc.Poller.MaxRequests() + 1
+	sc.Corastone.MaxIdleConns = idle
+	if sc.JM != nil {
+		sc.JM.MaxIdleConns = sc.Worker.Concurrency + 1
+	}
 	if err := sc.Worker.Validate(); err != nil {
 		p.add("%v", err)
 	}
