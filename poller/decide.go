@@ -135,15 +135,33 @@ func failedStep(o platform.Orchestration, txs []platform.Transaction) (processID
 
 // nextDelay is the wait before the next poll of an orchestration of this
 // age, never past the deadline (the delivery after it is the last poll).
+//
+// The due time is rounded to the nearest dueTick of the clock. Every
+// NakWithDelay'd message stays on the tracking consumer's pending list, and
+// the server walks that whole list each time the earliest due message comes
+// due (nats-server (*consumer).checkPending): with due times spread
+// continuously that is a walk of every tracked orchestration every few
+// milliseconds. Rounded, the messages come due together at most 1/dueTick
+// times a second; the mean wait does not change and no wait grows by more
+// than dueTick/2.
 func (p *Poller) nextDelay(age time.Duration, deadline, now time.Time) time.Duration {
 	d := p.cfg.pollDelay(age, p.rand)
 	if !deadline.IsZero() {
 		if rem := deadline.Sub(now); d > rem {
-			d = max(rem, minDelay)
+			return max(rem, minDelay)
 		}
+	}
+	if p.cfg.Naive {
+		return d
+	}
+	if r := now.Add(d).Round(dueTick).Sub(now); r >= minDelay {
+		d = r
 	}
 	return d
 }
+
+// dueTick is the granularity of the tracking messages' due times.
+const dueTick = 100 * time.Millisecond
 
 // pollDelay is Interval while the orchestration is younger than
 // BackoffAfter, then doubled for every further BackoffAfter of its age, up

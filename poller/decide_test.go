@@ -189,3 +189,39 @@ func TestPollDelayBacksOffWithAge(t *testing.T) {
 		}
 	}
 }
+
+func TestNextDelayRoundsDueTimes(t *testing.T) {
+	for _, naive := range []bool{false, true} {
+		p := &Poller{cfg: Config{Interval: 2 * time.Second, Naive: naive}.withDefaults()}
+		var r int64
+		p.rand = func(n int64) int64 { r = (r*7919 + 104729) % max(n, 1); return r }
+		now := time.Date(2026, 11, 21, 10, 0, 0, 123_456_789, time.UTC)
+		seen := map[time.Time]bool{}
+		for i := range 1000 {
+			at := now.Add(time.Duration(i) * 1_234_567)
+			d := p.nextDelay(0, time.Time{}, at)
+			due := at.Add(d)
+			if naive {
+				if d != 2*time.Second {
+					t.Fatalf("naive delay %s, want the fixed interval", d)
+				}
+				continue
+			}
+			if !due.Equal(due.Round(dueTick)) {
+				t.Fatalf("due %s is not on a %s tick", due.Format(time.RFC3339Nano), dueTick)
+			}
+			if d < time.Second-dueTick/2 || d > 2*time.Second+dueTick/2 {
+				t.Fatalf("delay %s outside the jitter range ± half a tick", d)
+			}
+			seen[due] = true
+		}
+		if !naive && len(seen) > 40 {
+			t.Errorf("%d distinct due times for 1000 messages over 1.2 s, want at most 40", len(seen))
+		}
+	}
+	p := testPoller(Config{Interval: 2 * time.Second})
+	now := time.Now()
+	if d := p.nextDelay(0, now.Add(333*time.Millisecond), now); d != 333*time.Millisecond {
+		t.Errorf("delay before a near deadline %s, want exactly the time left", d)
+	}
+}
