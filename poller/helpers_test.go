@@ -65,19 +65,30 @@ func testLogger(t *testing.T) *zap.Logger {
 	return zaptest.NewLogger(t, zaptest.Level(level))
 }
 
-// track stores an accepted claim and publishes its tracking message, as the
-// worker does after the platform accepted an action.
+// track stores an accepted claim and publishes its tracking message with the
+// claim's revision, as the worker does after the platform accepted an action.
 func (e *env) track(t *testing.T, commandID, orchestrationID string, deadline time.Time) {
+	t.Helper()
+	e.trackWith(t, commandID, orchestrationID, deadline, nil)
+}
+
+// trackWith is track with a hook between storing the claim and publishing
+// the tracking message.
+func (e *env) trackWith(t *testing.T, commandID, orchestrationID string, deadline time.Time, between func(*queue.Claim, *queue.Track)) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	now := time.Now()
 	tr := queue.Track{CommandID: commandID, Action: "revert-to-active", ProcessID: orchestrationID,
 		OrchestrationID: orchestrationID, Resource: "USS3JKS01I00",
-		ReceivedAt: now, AcceptedAt: now, Deadline: deadline, Attempts: 1}
-	cl := claimFromTrack(tr)
-	if _, _, err := e.bus.Claims().Create(ctx, cl); err != nil {
+		ReceivedAt: now, AcceptedAt: now, Deadline: deadline, Attempts: 1, Lookups: 1, StreamSeq: 42}
+	cl, _, err := e.bus.Claims().Create(ctx, claimFromTrack(tr))
+	if err != nil {
 		t.Fatalf("create claim %s: %v", commandID, err)
+	}
+	tr.ClaimRevision = cl.Revision
+	if between != nil {
+		between(cl, &tr)
 	}
 	if err := e.bus.PublishTrack(ctx, tr); err != nil {
 		t.Fatalf("publish track %s: %v", commandID, err)

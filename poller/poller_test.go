@@ -2,15 +2,20 @@ package poller
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/txworker/txworker/metrics"
 	"github.com/txworker/txworker/platform"
+	"github.com/txworker/txworker/queue"
 )
 
 // fast is a configuration for tests: short intervals and fetch window.
@@ -352,5 +357,80 @@ func TestKeepAlive(t *testing.T) {
 	stop()
 	if n := done.inProgress.Load(); n != 0 {
 		t.Errorf("finished message got %d InProgress", n)
+	}
+}
+
+// TestSettleFromTrackedRevision: the settle compare-and-sets the claim
+// rebuilt from the tracking message; a claim changed since the hand-over, a
+// tracking message without the revision and an expired claim still end
+// exactly once, with the claim's fields kept.
+func TestSettleFromTrackedRevision(t *testing.T) {
+	e := newEnv(t)
+	fake := newFake()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cases := map[string]func(*queue.Claim, *queue.Track){
+		"current": nil,
+		"changed": func(cl *queue.Claim, _ *queue.Track) {
+			cl.Lookups = 3
+			if err := e.bus.Claims().Update(ctx, cl); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"old-format": func(_ *queue.Claim, tr *queue.Track) { tr.ClaimRevision = 0 },
+		"expired": func(cl *queue.Claim, _ *queue.Track) {
+			kv, err := e.bus.JetStream().KeyValue(ctx, "TXWORKER_STATE") // the default prefix's bucket
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := kv.Purge(ctx, base64.RawURLEncoding.EncodeToString([]byte(cl.CommandID))); err != nil {
+				t.Fatal(err)
+			}
+		},
+	}
+	for id, between := range cases {
+		fake.add(id, &fakeOrch{final: "success", after: 1})
+		e.trackWith(t, "cmd-"+id, id, time.Now().Add(time.Hour), between)
+	}
+	// Count the claim reads: a KV Get is a direct-get request whose subject
+	// ends with the key.
+	var mu sync.Mutex
+	reads := map[string]int{}
+	sub, err := e.bus.Conn().Subscribe("$JS.API.DIRECT.GET.>", func(m *nats.Msg) {
+		mu.Lock()
+		defer mu.Unlock()
+		for id := range cases {
+			if strings.HasSuffix(m.Subject, "."+base64.RawURLEncoding.EncodeToString([]byte("cmd-"+id))) {
+				reads[id]++
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	startPoller(t, fast, e.bus, fake)
+	ended := e.waitEnded(t, len(cases), 15*time.Second)
+	mu.Lock()
+	if reads["current"] != 0 || reads["changed"] == 0 || reads["old-format"] == 0 {
+		t.Errorf("claim reads %v: want none for the current revision, some for the others", reads)
+	}
+	mu.Unlock()
+	for id := range cases {
+		if ev := ended["cmd-"+id]; ev.Data.Outcome != queue.OutcomeSucceeded {
+			t.Errorf("%s: event %+v", id, ev.Data)
+		}
+		cl, err := e.bus.Claims().Get(ctx, "cmd-"+id)
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		wantLookups := 1
+		if id == "changed" {
+			wantLookups = 3
+		}
+		if cl.State != queue.StateTerminal || !cl.Published || cl.Outcome != queue.OutcomeSucceeded ||
+			cl.StreamSeq != 42 || cl.Lookups != wantLookups || cl.Attempts != 1 || cl.OrchestrationID != id {
+			t.Errorf("%s: stored claim %+v", id, cl)
+		}
 	}
 }

@@ -41,23 +41,33 @@ func (p *Poller) apply(ctx context.Context, it *item, s step) {
 // settle records r as the command's terminal outcome unless one is recorded
 // already (first writer wins), makes sure its event is published, and
 // acknowledges the tracking message.
+//
+// The claim is rebuilt from the tracking message at the revision it was
+// handed over at, so the usual settle reads nothing: Settle's
+// compare-and-set fails only if the claim changed since (or expired), and
+// then reads it.
 func (p *Poller) settle(ctx context.Context, it *item, r queue.Result) error {
-	cl, err := p.bus.Claims().Get(ctx, it.track.CommandID)
-	if errors.Is(err, queue.ErrNotFound) {
-		// The worker writes the claim before the tracking message, so it can
-		// only have expired; the event must still go out: Settle creates it.
-		p.log.Warn("claim missing: recreated from the tracking message", it.fields()...)
-		cl, err = claimFromTrack(it.track), nil
-	}
-	if err != nil {
-		return fmt.Errorf("load claim: %w", err)
+	cl := claimFromTrack(it.track)
+	if cl.Revision == 0 { // a tracking message without the revision
+		stored, err := p.bus.Claims().Get(ctx, it.track.CommandID)
+		switch {
+		case errors.Is(err, queue.ErrNotFound):
+			// The worker writes the claim before the tracking message, so it
+			// can only have expired; the event must still go out: Settle
+			// creates it.
+			p.log.Warn("claim missing: recreated from the tracking message", it.fields()...)
+		case err != nil:
+			return fmt.Errorf("load claim: %w", err)
+		default:
+			cl = stored
+		}
 	}
 	if !cl.Published {
-		stored, err := p.bus.Settle(ctx, p.cfg.Source, cl, r)
+		stored, published, err := p.bus.Settle(ctx, p.cfg.Source, cl, r)
 		if err != nil {
 			return err
 		}
-		if stored.Published {
+		if published {
 			received := stored.ReceivedAt
 			if received.IsZero() {
 				received = it.track.ReceivedAt
@@ -78,9 +88,13 @@ func (p *Poller) settle(ctx context.Context, it *item, r queue.Result) error {
 	return nil
 }
 
-// claimFromTrack rebuilds an accepted claim from its tracking message.
+// claimFromTrack rebuilds an accepted claim from its tracking message, as
+// stored at t.ClaimRevision.
 func claimFromTrack(t queue.Track) *queue.Claim {
 	return &queue.Claim{
+		Revision:        t.ClaimRevision,
+		StreamSeq:       t.StreamSeq,
+		Lookups:         t.Lookups,
 		CommandID:       t.CommandID,
 		Action:          t.Action,
 		ProcessID:       t.ProcessID,

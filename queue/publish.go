@@ -23,7 +23,13 @@ type Track struct {
 	AcceptedAt      time.Time `json:"acceptedAt,omitzero"`
 	Deadline        time.Time `json:"deadline,omitzero"`
 	Attempts        int       `json:"attempts,omitempty"`
+	Lookups         int       `json:"lookups,omitempty"`
+	StreamSeq       uint64    `json:"streamSeq,omitempty"` // the command message's
 	Trace           Trace     `json:"trace,omitzero"`
+	// ClaimRevision is the claim's revision when the command was handed to
+	// tracking: the settle compare-and-sets the claim rebuilt from this
+	// message at it and reads the claim only when it has changed since.
+	ClaimRevision uint64 `json:"claimRevision,omitempty"`
 }
 
 // PublishEvent publishes ev to {prefix}.evt.{action}.{outcome} (taken from

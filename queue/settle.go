@@ -30,7 +30,10 @@ type Result struct {
 }
 
 // Settle records a terminal outcome for cl's command exactly once and
-// publishes its event; it returns the stored claim.
+// publishes its event; it returns the stored claim, and published reports
+// that this call stored the event (false: the stored claim was already
+// Published, or the stream dropped the event as a duplicate of one stored
+// before).
 //
 // It starts from cl (or reads the stored claim when cl.Revision is 0; when
 // there is none, it creates cl with the outcome) and compare-and-sets the
@@ -45,9 +48,9 @@ type Result struct {
 // gets its event then. An event published before a crash is published again
 // with the same Nats-Msg-Id and dropped by the server within the duplicate
 // window. cl is not modified.
-func (b *Bus) Settle(ctx context.Context, source string, cl *Claim, r Result) (*Claim, error) {
+func (b *Bus) Settle(ctx context.Context, source string, cl *Claim, r Result) (stored *Claim, published bool, err error) {
 	if !Terminal(r.Outcome) {
-		return nil, fmt.Errorf("settle: outcome %q is not terminal", r.Outcome)
+		return nil, false, fmt.Errorf("settle: outcome %q is not terminal", r.Outcome)
 	}
 	if r.SettledAt.IsZero() {
 		r.SettledAt = time.Now()
@@ -55,15 +58,15 @@ func (b *Bus) Settle(ctx context.Context, source string, cl *Claim, r Result) (*
 	claims := b.Claims()
 	cur, err := b.settleOutcome(ctx, claims, cl, r)
 	if err != nil {
-		return nil, fmt.Errorf("settle: %w", err)
+		return nil, false, fmt.Errorf("settle: %w", err)
 	}
 	if cur.Published {
-		return cur, nil
+		return cur, false, nil
 	}
 	ev := EventFromClaim(source, cur)
 	dup, err := b.PublishEvent(ctx, ev, cur.Trace)
 	if err != nil {
-		return cur, fmt.Errorf("settle: %w", err)
+		return cur, false, fmt.Errorf("settle: %w", err)
 	}
 	if dup {
 		b.logger.Info("terminal event already published", zap.String("command_id", cur.CommandID),
@@ -71,9 +74,9 @@ func (b *Bus) Settle(ctx context.Context, source string, cl *Claim, r Result) (*
 	}
 	cur, err = markPublished(ctx, claims, cur)
 	if err != nil {
-		return cur, fmt.Errorf("settle: %w", err)
+		return cur, !dup, fmt.Errorf("settle: %w", err)
 	}
-	return cur, nil
+	return cur, !dup, nil
 }
 
 // settleOutcome makes the stored claim terminal, keeping an outcome already

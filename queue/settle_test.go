@@ -3,6 +3,7 @@ package queue_test
 import (
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/txworker/txworker/queue"
@@ -45,7 +46,7 @@ func TestSettleFirstWriterWins(t *testing.T) {
 	ctx := testCtx(t)
 	cl := acceptedClaim(t, b, "c-1")
 
-	got, err := b.Settle(ctx, "txworker", cl, queue.Result{Outcome: queue.OutcomeSucceeded, PlatformStatus: "success", SettledAt: settled, Polls: 7})
+	got, published, err := b.Settle(ctx, "txworker", cl, queue.Result{Outcome: queue.OutcomeSucceeded, PlatformStatus: "success", SettledAt: settled, Polls: 7})
 	if err != nil {
 		t.Fatalf("Settle: %v", err)
 	}
@@ -56,12 +57,15 @@ func TestSettleFirstWriterWins(t *testing.T) {
 		t.Error("Settle modified its argument")
 	}
 	// A late writer (the poller's deadline, say) with the stale claim loses.
-	late, err := b.Settle(ctx, "txworker", cl, queue.Result{Outcome: queue.OutcomeTimedOut})
+	late, latePublished, err := b.Settle(ctx, "txworker", cl, queue.Result{Outcome: queue.OutcomeTimedOut})
 	if err != nil {
 		t.Fatalf("late Settle: %v", err)
 	}
 	if late.Outcome != "succeeded" || late.Revision != got.Revision {
 		t.Errorf("late Settle changed the claim: %+v", late)
+	}
+	if !published || latePublished {
+		t.Errorf("published: first %v, late %v; want true, false", published, latePublished)
 	}
 	evs := events(t, b)
 	if len(evs) != 1 || evs[0].ID != "c-1:succeeded" || evs[0].Data.Polls != 7 || !evs[0].Time.Equal(settled) {
@@ -79,17 +83,24 @@ func TestSettleConcurrent(t *testing.T) {
 	outcomes := []string{queue.OutcomeSucceeded, queue.OutcomeFailed, queue.OutcomeTimedOut}
 	results := make([]*queue.Claim, 12)
 	var wg sync.WaitGroup
+	var publishers atomic.Int32
 	for i := range results {
 		wg.Go(func() {
-			got, err := buses[i%3].Settle(ctx, "txworker", cl, queue.Result{Outcome: outcomes[i%3]})
+			got, published, err := buses[i%3].Settle(ctx, "txworker", cl, queue.Result{Outcome: outcomes[i%3]})
 			if err != nil {
 				t.Errorf("Settle #%d: %v", i, err)
 				return
+			}
+			if published {
+				publishers.Add(1)
 			}
 			results[i] = got
 		})
 	}
 	wg.Wait()
+	if n := publishers.Load(); n != 1 {
+		t.Errorf("%d of the settles report that they stored the event, want 1", n)
+	}
 	stored, err := buses[0].Claims().Get(ctx, "c-race")
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +138,7 @@ func TestSettleCrashWindows(t *testing.T) {
 	settleAgain := func(id string) *queue.Claim {
 		t.Helper()
 		stale := &queue.Claim{CommandID: id}
-		got, err := b.Settle(ctx, "txworker", stale, queue.Result{Outcome: queue.OutcomeTimedOut})
+		got, _, err := b.Settle(ctx, "txworker", stale, queue.Result{Outcome: queue.OutcomeTimedOut})
 		if err != nil {
 			t.Fatalf("Settle: %v", err)
 		}
@@ -180,7 +191,7 @@ func TestSettleCrashWindows(t *testing.T) {
 		if err := b.JetStream().DeleteStream(ctx, "TXWORKER_EVENTS"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := b.Settle(ctx, "txworker", cl, queue.Result{Outcome: queue.OutcomeFailed, SettledAt: settled,
+		if _, _, err := b.Settle(ctx, "txworker", cl, queue.Result{Outcome: queue.OutcomeFailed, SettledAt: settled,
 			Error: &queue.ErrorInfo{Code: "IS0012", Message: "m"}}); err == nil {
 			t.Fatal("Settle without an events stream: nil error")
 		}
@@ -203,7 +214,7 @@ func TestSettleWithoutStoredClaim(t *testing.T) {
 	b := provisioned(t, url, nil)
 	ctx := testCtx(t)
 	cl := &queue.Claim{CommandID: "c-new", Action: "cancel-txn", Resource: "15d0", State: queue.StateReceived}
-	got, err := b.Settle(ctx, "txworker", cl, queue.Result{Outcome: queue.OutcomeRejected,
+	got, _, err := b.Settle(ctx, "txworker", cl, queue.Result{Outcome: queue.OutcomeRejected,
 		Error: &queue.ErrorInfo{Code: "INVALID_PARAMS", Message: "params invalid"}, Problems: []string{"a", "b"}, RawCommand: "{}"})
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +226,7 @@ func TestSettleWithoutStoredClaim(t *testing.T) {
 	if len(evs) != 1 || evs[0].Subject != "15d0" || len(evs[0].Data.Problems) != 2 || evs[0].Data.RawCommand != "{}" {
 		t.Fatalf("events %+v", evs)
 	}
-	if _, err := b.Settle(ctx, "txworker", cl, queue.Result{Outcome: queue.OutcomeAccepted}); err == nil {
+	if _, _, err := b.Settle(ctx, "txworker", cl, queue.Result{Outcome: queue.OutcomeAccepted}); err == nil {
 		t.Error("Settle with a non-terminal outcome: nil error")
 	}
 }

@@ -90,7 +90,7 @@ func (h *handling) advance(ctx context.Context, cl *queue.Claim) {
 	switch cl.State {
 	case queue.StateTerminal:
 		if !cl.Published {
-			if _, err := h.w.bus.Settle(ctx, h.w.cfg.Source, cl, resultOf(cl)); err != nil {
+			if _, _, err := h.w.bus.Settle(ctx, h.w.cfg.Source, cl, resultOf(cl)); err != nil {
 				h.retryLater("settle", err)
 				return
 			}
@@ -109,15 +109,17 @@ func (h *handling) settle(ctx context.Context, cl *queue.Claim, r queue.Result) 
 	if r.SettledAt.IsZero() {
 		r.SettledAt = w.now().UTC()
 	}
-	stored, err := w.bus.Settle(ctx, w.cfg.Source, cl, r)
+	stored, published, err := w.bus.Settle(ctx, w.cfg.Source, cl, r)
 	if err != nil {
 		h.retryLater("settle", err)
 		return
 	}
-	w.m.Terminal(stored.Action, stored.Outcome, stored.SettledAt.Sub(stored.ReceivedAt))
-	w.m.EventPublished(stored.Outcome)
-	h.log.Info("command settled", zap.String("outcome", stored.Outcome),
-		zap.String("orchestration_id", stored.OrchestrationID), zap.Int("attempts", stored.Attempts))
+	if published {
+		w.m.Terminal(stored.Action, stored.Outcome, stored.SettledAt.Sub(stored.ReceivedAt))
+		w.m.EventPublished(stored.Outcome)
+		h.log.Info("command settled", zap.String("outcome", stored.Outcome),
+			zap.String("orchestration_id", stored.OrchestrationID), zap.Int("attempts", stored.Attempts))
+	}
 	h.term("terminal event published")
 }
 
@@ -142,7 +144,8 @@ func (h *handling) hand(ctx context.Context, cl *queue.Claim) {
 		CommandID: cl.CommandID, Action: cl.Action, ProcessID: cl.ProcessID,
 		OrchestrationID: cl.OrchestrationID, Resource: cl.Resource,
 		ReceivedAt: cl.ReceivedAt, AcceptedAt: cl.AcceptedAt, Deadline: cl.Deadline,
-		Attempts: cl.Attempts, Trace: cl.Trace,
+		Attempts: cl.Attempts, Lookups: cl.Lookups, StreamSeq: cl.StreamSeq, Trace: cl.Trace,
+		ClaimRevision: cl.Revision,
 	})
 	if err != nil {
 		h.retryLater("publish tracking", err)
