@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,12 @@ type ServerConfig struct {
 	// Addr is the TCP address to listen on (TXWORKER_HTTP_ADDR); default
 	// [DefaultAddr]. Port 0 picks a free port; see [Server.Addr].
 	Addr string
+	// Pprof serves the runtime profiles under /debug/pprof/ (TXWORKER_PPROF):
+	// CPU (/debug/pprof/profile?seconds=N, N below the 30 s write timeout),
+	// heap, goroutines and execution traces. Off by default: profiles show
+	// the process's internals, so only turn it on where the ops port is not
+	// reachable from outside the cluster.
+	Pprof bool
 }
 
 // Validate reports whether Addr, if set, is a host:port address.
@@ -74,6 +81,12 @@ func NewServer(cfg ServerConfig, g prometheus.Gatherer, live func() error, ready
 	}))
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
+	if cfg.Pprof {
+		s.mux.HandleFunc("GET /debug/pprof/", pprof.Index) // heap, goroutine, allocs, block, mutex, …
+		s.mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		s.mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		s.mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 
 	errorLog, _ := zap.NewStdLogAt(logger, zap.WarnLevel) // errs only for an invalid level
 	s.srv = &http.Server{

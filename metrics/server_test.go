@@ -194,3 +194,34 @@ func TestScrapePassesPromtoolCheckMetrics(t *testing.T) {
 		t.Errorf("promtool check metrics reported:\n%s", s)
 	}
 }
+
+// TestServerPprof: /debug/pprof/ is served only when asked for, and never
+// the command line.
+func TestServerPprof(t *testing.T) {
+	reg, _ := newMetrics(t)
+	srv := metrics.NewServer(metrics.ServerConfig{Addr: "127.0.0.1:0", Pprof: true}, reg, nil, nil, nil)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	base := "http://" + srv.Addr()
+	for _, tt := range []struct {
+		path, want string
+		status     int
+	}{
+		{"/debug/pprof/", "goroutine", 200},
+		{"/debug/pprof/heap?debug=1", "heap profile", 200},
+		{"/debug/pprof/profile?seconds=1", "", 200},
+		{"/debug/pprof/trace?seconds=0.1", "", 200},
+		{"/debug/pprof/cmdline", "", 404},
+		{"/readyz", "ok", 200},
+	} {
+		status, body := do(t, http.MethodGet, base+tt.path)
+		if status != tt.status || !strings.Contains(body, tt.want) {
+			t.Errorf("%s: status %d, body %.80q; want %d with %q", tt.path, status, body, tt.status, tt.want)
+		}
+		if tt.status == 200 && len(body) == 0 {
+			t.Errorf("%s: empty body", tt.path)
+		}
+	}
+}

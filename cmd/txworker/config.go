@@ -50,6 +50,7 @@ var settings = []setting{
 	{name: "action-paths", help: "per-action path overrides: action=/path,… (e.g. reject-asset=/external/v1/primary/{assetId}/reject)"},
 	{name: "omit-process-id", help: "actions whose body leaves processId out, comma-separated"},
 	{name: "http-addr", def: ":8080", help: "address of /metrics, /healthz, /readyz"},
+	{name: "pprof", def: "false", help: "also serve /debug/pprof/ (CPU and heap profiles, execution traces) on the ops address"},
 	{name: "concurrency", def: "16", help: "commands handled at once per replica"},
 	{name: "platform-rps", def: "50", help: "request rate cap per replica and platform (0: none)"},
 	{name: "request-timeout", def: "10s", help: "timeout of one platform request"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 )
@@ -29,6 +30,9 @@ type loadOptions struct {
 	keep         bool
 	quiet        bool
 	binary       string // worker executable; "" → this one
+	profileDir   string // CPU profiles (and a trace) of each run go here
+	profileSecs  int
+	profileTrace time.Duration
 	out          io.Writer
 }
 
@@ -73,6 +77,9 @@ func cmdLoad(ctx context.Context, args []string, _ func(string) string, stdout i
 	fs.BoolVar(&o.keep, "keep", false, "keep each run's directory (worker logs, NATS store) and print where")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines")
 	fs.StringVar(&o.binary, "binary", "", "worker executable (default: this program)")
+	fs.StringVar(&o.profileDir, "profile", "", "write CPU profiles of the worker (TXWORKER_PPROF) and of this process (NATS, simulator, driver) to this directory, over the first -profile-seconds of each run")
+	fs.IntVar(&o.profileSecs, "profile-seconds", 10, "length of the -profile CPU profiles (1 to 25)")
+	fs.DurationVar(&o.profileTrace, "profile-trace", 0, "with -profile: also an execution trace of the worker this long (at most 25s)")
 	if done, err := parseCommand(fs, args); done {
 		return err
 	}
@@ -101,6 +108,13 @@ func cmdLoad(ctx context.Context, args []string, _ func(string) string, stdout i
 	}
 	if o.duration < 2*time.Second {
 		p.add("-duration must be at least 2s")
+	}
+	if o.profileDir != "" {
+		if o.profileSecs < 1 || o.profileSecs > 25 || o.profileTrace < 0 || o.profileTrace > 25*time.Second {
+			p.add("-profile-seconds must be 1 to 25 and -profile-trace at most 25s (the ops server's write timeout is 30s)")
+		} else if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
+			p.add("-profile: %v", err)
+		}
 	}
 	if o.naive && o.compare {
 		p.add("-naive and -compare exclude each other")

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -31,15 +33,38 @@ func TestLoadShortRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var out syncBuffer
+	profiles := t.TempDir()
 	err := run(ctx, []string{"load", "-binary", bin, "-scenario", "trickle,sync,scale", "-count", "20", "-rate", "100", "-scale-count", "40", "-duration", "4s",
-		"-poll-interval", "100ms", "-poll-max-interval", "300ms", "-quiet"}, func(string) string { return "" }, &out)
+		"-poll-interval", "100ms", "-poll-max-interval", "300ms", "-quiet", "-profile", profiles, "-profile-seconds", "1", "-profile-trace", "500ms"},
+		func(string) string { return "" }, &out)
 	if err != nil {
 		t.Fatalf("load: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"== trickle · batched", "== sync · batched", "== scale · batched", "worker adds", "detection delay",
-		"every command ended exactly once"} {
+	for _, want := range []string{"== trickle · batched", "== sync · batched", "== scale · batched", "worker adds", "before the call",
+		"after the call", "detection delay", "every command ended exactly once"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
+	// -profile: the worker's and this process's CPU profiles and the
+	// worker's trace, per run, each named in a note.
+	for _, name := range []string{"sync-batched-worker.cpu.pprof", "sync-batched-rig.cpu.pprof", "sync-batched-worker.trace"} {
+		file := filepath.Join(profiles, name)
+		if fi, err := os.Stat(file); err != nil || fi.Size() == 0 {
+			t.Errorf("%s: %v (size %d)", name, err, sizeOf(fi))
+		}
+		if !strings.Contains(out.String(), "note                profile "+file) {
+			t.Errorf("output does not name %s", file)
+		}
+	}
+	if strings.Contains(out.String(), "note                profile sync") {
+		t.Errorf("a profile failed:\n%s", out.String())
+	}
+}
+
+func sizeOf(fi os.FileInfo) int64 {
+	if fi == nil {
+		return -1
+	}
+	return fi.Size()
 }

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -19,11 +22,17 @@ import (
 // adds can be told apart per command.
 type platformTimer struct {
 	mu    sync.Mutex
-	byKey map[string]time.Duration
+	byKey map[string]platformTime
+}
+
+// platformTime is the simulator's handling of one submitKey's cancels.
+type platformTime struct {
+	own        time.Duration // handler time, summed over the requests
+	first, end time.Time     // the first request's arrival, the last answer
 }
 
 func newPlatformTimer() *platformTimer {
-	return &platformTimer{byKey: map[string]time.Duration{}}
+	return &platformTimer{byKey: map[string]platformTime{}}
 }
 
 func (t *platformTimer) wrap(h http.Handler) http.Handler {
@@ -46,21 +55,27 @@ func (t *platformTimer) wrap(h http.Handler) http.Handler {
 		_ = json.Unmarshal(body, &b)
 		start := time.Now()
 		h.ServeHTTP(w, r)
-		d := time.Since(start)
+		end := time.Now()
 		if b.Params.SubmitKey == "" {
 			return
 		}
 		t.mu.Lock()
-		t.byKey[b.Params.SubmitKey] += d
+		pt := t.byKey[b.Params.SubmitKey]
+		pt.own += end.Sub(start)
+		if pt.first.IsZero() {
+			pt.first = start
+		}
+		pt.end = end
+		t.byKey[b.Params.SubmitKey] = pt
 		t.mu.Unlock()
 	})
 }
 
 // snapshot returns a copy of the times per submitKey.
-func (t *platformTimer) snapshot() map[string]time.Duration {
+func (t *platformTimer) snapshot() map[string]platformTime {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := make(map[string]time.Duration, len(t.byKey))
+	out := make(map[string]platformTime, len(t.byKey))
 	for k, v := range t.byKey {
 		out[k] = v
 	}
@@ -123,4 +138,106 @@ func measureHold(ctx context.Context, r *rig, col *collector, reps []*replica, c
 	return &holdFigures{tracked: count, window: window, txPerSec: float64(tx1-tx0) / window.Seconds(),
 		cpuShare: (u1.CPU - u0.CPU).Seconds() / window.Seconds(), rss: u1.PeakRSS,
 		rigShare: (self1.CPU - self0.CPU).Seconds() / window.Seconds()}, nil
+}
+
+// profiler takes CPU profiles of the first worker replica (through its
+// /debug/pprof/, TXWORKER_PPROF) and of this process (the NATS server, the
+// simulator and the driver) over the same seconds, and optionally an
+// execution trace of the worker, into dir.
+type profiler struct {
+	dir, prefix string
+	seconds     int
+	trace       time.Duration
+	addr        string
+
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	files []string
+	errs  []string
+}
+
+// start begins the profiles; wait returns the files written and the
+// problems met.
+func (p *profiler) start(ctx context.Context) {
+	get := func(path, file string) {
+		defer p.wg.Done()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.addr+path, nil)
+		if err == nil {
+			var resp *http.Response
+			if resp, err = http.DefaultClient.Do(req); err == nil {
+				err = saveBody(resp, file)
+			}
+		}
+		p.record(file, err)
+	}
+	p.wg.Add(2)
+	go get(fmt.Sprintf("/debug/pprof/profile?seconds=%d", p.seconds), p.path("worker.cpu.pprof"))
+	go func() {
+		defer p.wg.Done()
+		file := p.path("rig.cpu.pprof")
+		p.record(file, profileSelf(ctx, file, time.Duration(p.seconds)*time.Second))
+	}()
+	if p.trace > 0 {
+		p.wg.Add(1)
+		go get(fmt.Sprintf("/debug/pprof/trace?seconds=%g", p.trace.Seconds()), p.path("worker.trace"))
+	}
+}
+
+func (p *profiler) wait() (files, problems []string) {
+	p.wg.Wait()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.files, p.errs
+}
+
+func (p *profiler) path(name string) string {
+	return filepath.Join(p.dir, p.prefix+"-"+name)
+}
+
+func (p *profiler) record(file string, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		p.errs = append(p.errs, fmt.Sprintf("profile %s: %v", filepath.Base(file), err))
+		return
+	}
+	p.files = append(p.files, file)
+}
+
+// saveBody writes a 200 answer's body to file.
+func saveBody(resp *http.Response, file string) error {
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(msg)))
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// profileSelf writes this process's CPU profile over d (or until ctx ends).
+func profileSelf(ctx context.Context, file string, d time.Duration) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	t := time.NewTimer(d)
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		t.Stop()
+	}
+	pprof.StopCPUProfile()
+	return f.Close()
 }

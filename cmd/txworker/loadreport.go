@@ -38,6 +38,8 @@ type loadResult struct {
 	detection           []time.Duration // orchestration end on the simulator → terminal event
 	detectionAfter      []time.Duration // the same, for orchestrations that ended after the last acceptance
 	platform, added     []time.Duration // sync: the platform's own time, and the rest
+	toPlatform          []time.Duration // sync: publish → the cancel arrives at the platform
+	fromPlatform        []time.Duration // sync: the platform's answer → the terminal event at the driver
 	actionReq, txReq    int
 	tokenReq, queryReq  int
 	cpu                 time.Duration
@@ -79,7 +81,7 @@ func (res *loadResult) measure(r *rig, col *collector, d *driver) {
 			lastAccepted = rec.AcceptedAt
 		}
 	})
-	var timer map[string]time.Duration
+	var timer map[string]platformTime
 	if d.s.timer != nil {
 		timer = d.s.timer.snapshot()
 	}
@@ -101,8 +103,10 @@ func (res *loadResult) measure(r *rig, col *collector, d *driver) {
 		res.latency = append(res.latency, lat)
 		if timer != nil {
 			if pt, ok := timer[d.resources[id]]; ok {
-				res.platform = append(res.platform, pt)
-				res.added = append(res.added, lat-pt)
+				res.platform = append(res.platform, pt.own)
+				res.added = append(res.added, lat-pt.own)
+				res.toPlatform = append(res.toPlatform, pt.first.Sub(rec.SentAt))
+				res.fromPlatform = append(res.fromPlatform, rec.TerminalAt.Sub(pt.end))
 			}
 		}
 		if rec.OrchestrationID != "" {
@@ -198,6 +202,10 @@ func (res *loadResult) print(w io.Writer) {
 		fmt.Fprintf(w, "platform's own      p50 %s  p99 %s  (simulator handling of the cancel)\n", ms(pct(res.platform, 50)), ms(pct(res.platform, 99)))
 		fmt.Fprintf(w, "worker adds         p50 %s  p99 %s  (command→terminal minus the platform's own, per command)\n",
 			ms(pct(res.added, 50)), ms(pct(res.added, 99)))
+		fmt.Fprintf(w, "  before the call   p50 %s  p99 %s  (publish → the cancel arrives at the platform)\n",
+			ms(pct(res.toPlatform, 50)), ms(pct(res.toPlatform, 99)))
+		fmt.Fprintf(w, "  after the call    p50 %s  p99 %s  (the platform's answer → the terminal event at the driver)\n",
+			ms(pct(res.fromPlatform, 50)), ms(pct(res.fromPlatform, 99)))
 	}
 	n := float64(max(res.count, 1))
 	fmt.Fprintf(w, "platform requests   per command: action %.3f, Transactions API %.3f, token %.4f, JM query %.4f",

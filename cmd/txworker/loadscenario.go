@@ -90,6 +90,9 @@ func runScenario(ctx context.Context, o loadOptions, name string, naive bool) (*
 		"TXWORKER_POLL_MAX_INTERVAL": o.pollMax.String(),
 		"TXWORKER_POLL_NAIVE":        strconv.FormatBool(naive),
 	}
+	if o.profileDir != "" {
+		env["TXWORKER_PPROF"] = "true"
+	}
 	rc := rigConfig{Binary: o.binary, KeepDir: o.keep, Sim: s.sim, Env: env}
 	if s.timer != nil {
 		rc.SimMiddleware = s.timer.wrap
@@ -122,6 +125,12 @@ func runScenario(ctx context.Context, o loadOptions, name string, naive bool) (*
 	res.loadAvg[0] = loadAverage()
 	res.start = time.Now()
 	stopProgress := progress(o, r, col, &s, modeName(naive), res.start)
+	var prof *profiler
+	if o.profileDir != "" {
+		prof = &profiler{dir: o.profileDir, prefix: name + "-" + modeName(naive), seconds: o.profileSecs,
+			trace: o.profileTrace, addr: reps[0].Addr()}
+		prof.start(ctx)
+	}
 	d := &driver{r: r, col: col, gen: newCommandGen(runID()), s: &s}
 	var hold *holdFigures
 	switch name {
@@ -150,6 +159,13 @@ func runScenario(ctx context.Context, o loadOptions, name string, naive bool) (*
 	}
 	res.cpu, res.rss, res.hold = after.CPU-before.CPU, after.PeakRSS, hold
 	res.measure(r, col, d)
+	if prof != nil {
+		files, problems := prof.wait()
+		for _, f := range files {
+			res.notes = append(res.notes, "profile "+f)
+		}
+		res.notes = append(res.notes, problems...)
+	}
 	for _, p := range reps {
 		tctx, tcancel := context.WithTimeout(ctx, 30*time.Second)
 		if err := p.Term(tctx); err != nil {

@@ -47,7 +47,7 @@ func startService(ctx context.Context, cfg serviceConfig, logger *zap.Logger) (*
 	s.m = metrics.New(s.reg)
 	// The ops server comes first: /healthz answers while NATS is still
 	// being reached, /readyz says why the replica is not ready yet.
-	s.srv = metrics.NewServer(metrics.ServerConfig{Addr: cfg.HTTPAddr}, s.reg, s.live, s.m.ReadyCheck(s.ready), logger)
+	s.srv = metrics.NewServer(metrics.ServerConfig{Addr: cfg.HTTPAddr, Pprof: cfg.Pprof}, s.reg, s.live, s.m.ReadyCheck(s.ready), logger)
 	if err := s.srv.Start(); err != nil {
 		return nil, fmt.Errorf("ops server: %w", err)
 	}

@@ -18,6 +18,7 @@ type serviceConfig struct {
 	Worker          worker.Config
 	Poller          poller.Config
 	HTTPAddr        string
+	Pprof           bool
 	LogLevel        string
 	ShutdownTimeout time.Duration
 }
@@ -41,6 +42,7 @@ func resolve(v values) (serviceConfig, error) {
 			Name:      "txworker",
 		},
 		HTTPAddr:        v.hostPort("http-addr", &p),
+		Pprof:           v.boolean("pprof", &p),
 		LogLevel:        v.str("log-level"),
 		ShutdownTimeout: v.duration("shutdown-timeout", &p),
 	}
