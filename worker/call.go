@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -229,22 +230,31 @@ func (h *handling) conflictOr(what string, err error) {
 }
 
 // keepAlive tells the server the message is in progress while a platform
-// call runs, so that it is not redelivered to another replica meanwhile.
+// call runs, so that it is not redelivered to another replica meanwhile. It
+// is a timer, not a goroutine: most calls end long before the first tick.
 func (h *handling) keepAlive() (stop func()) {
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(h.w.cfg.KeepAlive)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				_ = h.msg.InProgress()
-			}
+	every := h.w.cfg.KeepAlive
+	var (
+		mu      sync.Mutex
+		t       *time.Timer
+		stopped bool
+	)
+	mu.Lock()
+	defer mu.Unlock()
+	t = time.AfterFunc(every, func() {
+		_ = h.msg.InProgress()
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			t.Reset(every)
 		}
-	}()
-	return func() { close(done) }
+	})
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		t.Stop()
+	}
 }
 
 func errorInfo(pe *platform.Error) *queue.ErrorInfo {
