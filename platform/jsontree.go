@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -46,108 +47,249 @@ const maxDepth = 32
 
 // readTree reads exactly one JSON value. Unlike encoding/json it notices invalid UTF-8 and lone
 // surrogate escapes in strings (recorded in node.bad / member.keyBad, not replaced silently).
+//
+// It checks the syntax with json.Valid and then reads the value in one pass of its own
+// (treeScan): a command's params are read for every command, and encoding/json's Decoder.Token
+// was most of a command's decoding cost. Strings decode exactly as encoding/json decodes them.
 func readTree(raw []byte) (*node, error) {
+	if !json.Valid(raw) {
+		return nil, syntaxProblem(raw)
+	}
+	s := treeScan{raw: raw}
+	return s.value(0)
+}
+
+// syntaxProblem says what is wrong with raw, which is not one valid JSON value.
+func syntaxProblem(raw []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	r := &treeReader{dec: dec, raw: raw}
-	n, err := r.value(0)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("trailing data after the JSON value")
-	}
-	return n, nil
-}
-
-type treeReader struct {
-	dec *json.Decoder
-	raw []byte
-}
-
-// token returns the next token and the raw bytes it came from (with leading separators).
-func (r *treeReader) token() (json.Token, []byte, error) {
-	start := r.dec.InputOffset()
-	tok, err := r.dec.Token()
-	if err != nil {
+	var v json.RawMessage
+	if err := dec.Decode(&v); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		return nil, nil, err
+		return err
 	}
-	return tok, r.raw[start:r.dec.InputOffset()], nil
+	return errors.New("trailing data after the JSON value")
 }
 
-func (r *treeReader) value(depth int) (*node, error) {
-	tok, src, err := r.token()
-	if err != nil {
-		return nil, err
-	}
-	return r.fromToken(tok, src, depth)
+// treeScan reads a node tree from valid JSON (json.Valid), so it meets no syntax errors.
+type treeScan struct {
+	raw []byte
+	i   int
 }
 
-func (r *treeReader) fromToken(tok json.Token, src []byte, depth int) (*node, error) {
-	switch v := tok.(type) {
-	case nil:
-		return &node{kind: kindNull}, nil
-	case bool:
-		return &node{kind: kindBool, boolean: v}, nil
-	case json.Number:
-		return &node{kind: kindNumber, text: string(v)}, nil
-	case string:
-		return &node{kind: kindString, text: v, bad: literalProblem(src)}, nil
-	case json.Delim:
+func (s *treeScan) skipSpace() {
+	for s.i < len(s.raw) {
+		switch s.raw[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+func (s *treeScan) value(depth int) (*node, error) {
+	s.skipSpace()
+	switch c := s.raw[s.i]; c {
+	case '{', '[':
 		if depth >= maxDepth {
 			return nil, fmt.Errorf("nested deeper than %d levels", maxDepth)
 		}
-		if v == '{' {
-			return r.object(depth + 1)
+		s.i++
+		if c == '{' {
+			return s.object(depth + 1)
 		}
-		if v == '[' {
-			return r.array(depth + 1)
-		}
+		return s.array(depth + 1)
+	case '"':
+		text, bad := s.str()
+		return &node{kind: kindString, text: text, bad: bad}, nil
+	case 't':
+		s.i += len("true")
+		return &node{kind: kindBool, boolean: true}, nil
+	case 'f':
+		s.i += len("false")
+		return &node{kind: kindBool}, nil
+	case 'n':
+		s.i += len("null")
+		return &node{kind: kindNull}, nil
 	}
-	return nil, fmt.Errorf("unexpected %v", tok)
+	start := s.i
+	for s.i < len(s.raw) && strings.IndexByte("+-.0123456789eE", s.raw[s.i]) >= 0 {
+		s.i++
+	}
+	return &node{kind: kindNumber, text: string(s.raw[start:s.i])}, nil
 }
 
-func (r *treeReader) object(depth int) (*node, error) {
+func (s *treeScan) object(depth int) (*node, error) {
 	n := &node{kind: kindObject}
 	for {
-		tok, src, err := r.token()
-		if err != nil {
-			return nil, err
-		}
-		if tok == json.Delim('}') {
+		s.skipSpace()
+		switch s.raw[s.i] {
+		case '}':
+			s.i++
 			return n, nil
+		case ',':
+			s.i++
+			s.skipSpace()
 		}
-		key, ok := tok.(string)
-		if !ok {
-			return nil, fmt.Errorf("unexpected %v", tok)
-		}
-		val, err := r.value(depth)
+		key, keyBad := s.str()
+		s.skipSpace()
+		s.i++ // ':'
+		val, err := s.value(depth)
 		if err != nil {
 			return nil, err
 		}
-		n.members = append(n.members, member{key: key, keyBad: literalProblem(src), val: val})
+		n.members = append(n.members, member{key: key, keyBad: keyBad, val: val})
 	}
 }
 
-func (r *treeReader) array(depth int) (*node, error) {
+func (s *treeScan) array(depth int) (*node, error) {
 	n := &node{kind: kindArray}
 	for {
-		tok, src, err := r.token()
-		if err != nil {
-			return nil, err
-		}
-		if tok == json.Delim(']') {
+		s.skipSpace()
+		switch s.raw[s.i] {
+		case ']':
+			s.i++
 			return n, nil
+		case ',':
+			s.i++
 		}
-		val, err := r.fromToken(tok, src, depth)
+		val, err := s.value(depth)
 		if err != nil {
 			return nil, err
 		}
 		n.elems = append(n.elems, val)
 	}
+}
+
+// str reads the string literal at s.i: its value as encoding/json decodes it, and what is
+// unacceptable about it (literalProblem).
+func (s *treeScan) str() (text, bad string) {
+	start := s.i
+	plain := s.skipStr()
+	return decodeLiteral(s.raw[start:s.i], plain)
+}
+
+// skipStr moves past the string literal at s.i and reports whether it is plain: no escape,
+// nothing outside ASCII.
+func (s *treeScan) skipStr() (plain bool) {
+	plain = true
+	for s.i++; ; s.i++ {
+		c := s.raw[s.i]
+		if c == '"' {
+			break
+		}
+		if c == '\\' {
+			plain = false
+			s.i++ // the escaped character: never the closing quote
+		} else if c >= utf8.RuneSelf {
+			plain = false
+		}
+	}
+	s.i++
+	return plain
+}
+
+// skip moves past the value at s.i, whatever its depth.
+func (s *treeScan) skip() {
+	s.skipSpace()
+	switch c := s.raw[s.i]; c {
+	case '"':
+		s.skipStr()
+		return
+	case '{', '[':
+	default: // a number or a literal
+		for s.i < len(s.raw) && strings.IndexByte(",]} \t\n\r", s.raw[s.i]) < 0 {
+			s.i++
+		}
+		return
+	}
+	depth := 0
+	for {
+		switch s.raw[s.i] {
+		case '"':
+			s.skipStr()
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		}
+		s.i++
+		if depth == 0 {
+			return
+		}
+	}
+}
+
+// decodeLiteral is a valid JSON string literal's value as encoding/json decodes it, and what is
+// unacceptable about it (literalProblem); plain: the literal has no escape and is all ASCII.
+func decodeLiteral(lit []byte, plain bool) (text, bad string) {
+	inner := lit[1 : len(lit)-1]
+	if plain {
+		return string(inner), ""
+	}
+	if bad = literalProblem(lit); bad == "" && bytes.IndexByte(inner, '\\') < 0 {
+		return string(inner), "" // valid UTF-8, no escapes: the bytes are the value
+	}
+	_ = json.Unmarshal(lit, &text) // a valid literal always decodes
+	return text, bad
+}
+
+// Member is one member of a JSON object, as Members reads it.
+type Member struct {
+	Name        string          // decoded as encoding/json decodes it
+	NameProblem string          // non-empty: the name is not valid UTF-8 or holds a lone surrogate escape
+	Value       json.RawMessage // the value as written (a part of the object's bytes)
+}
+
+// Members returns the members of the JSON object raw in document order, in one pass that does
+// not decode the values: a repeated name is returned each time it occurs (encoding/json keeps the
+// last one silently). raw must be one valid JSON value (json.Valid); ok is false when it is not
+// an object.
+func Members(raw []byte) (members []Member, ok bool) {
+	s := treeScan{raw: raw}
+	s.skipSpace()
+	if s.raw[s.i] != '{' {
+		return nil, false
+	}
+	s.i++
+	for {
+		s.skipSpace()
+		switch s.raw[s.i] {
+		case '}':
+			return members, true
+		case ',':
+			s.i++
+			s.skipSpace()
+		}
+		name, nameBad := s.str()
+		s.skipSpace()
+		s.i++ // ':'
+		s.skipSpace()
+		start := s.i
+		s.skip()
+		members = append(members, Member{Name: name, NameProblem: nameBad, Value: raw[start:s.i]})
+	}
+}
+
+// StringValue is the value of the JSON string literal lit as encoding/json decodes it; bad says
+// what is unacceptable about the literal (it is not valid UTF-8 or holds a lone surrogate escape,
+// which encoding/json replaces silently), and ok is false when lit is not a JSON string.
+func StringValue(lit json.RawMessage) (s, bad string, ok bool) {
+	if len(lit) < 2 || lit[0] != '"' || !json.Valid(lit) {
+		return "", "", false
+	}
+	plain := true
+	for _, c := range lit {
+		if c == '\\' || c >= utf8.RuneSelf {
+			plain = false
+			break
+		}
+	}
+	s, bad = decodeLiteral(lit, plain)
+	return s, bad, true
 }
 
 // literalProblem checks the raw bytes of a JSON string literal (possibly preceded by separators):

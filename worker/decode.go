@@ -81,17 +81,35 @@ func decode(actionName string, body []byte, hdr nats.Header, seq uint64, maxByte
 		}
 		return p
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
-		p.reject(reasonMalformed, "command is not a JSON object: "+jsonProblem(err))
+	if !json.Valid(body) {
+		var v any
+		p.reject(reasonMalformed, "command is not a JSON object: "+jsonProblem(json.Unmarshal(body, &v)))
 		return p
 	}
-	if name, dup := repeatedField(body); dup {
-		p.reject(reasonInvalidEnvelope, fmt.Sprintf("field %q given more than once", clip(name, 64)))
+	// One pass over the envelope (platform.Members); the params are read
+	// once more, by the action. A repeated field is named, and as with
+	// encoding/json the last one counts.
+	members, isObject := platform.Members(body)
+	if !isObject {
+		var fields map[string]json.RawMessage
+		p.reject(reasonMalformed, "command is not a JSON object: "+jsonProblem(json.Unmarshal(body, &fields)))
+		return p
 	}
-	for name := range fields {
-		if !slices.Contains(envelopeFields, name) {
-			p.reject(reasonInvalidEnvelope, fmt.Sprintf("unknown field %q", clip(name, 64)))
+	fields := make(map[string]json.RawMessage, len(envelopeFields))
+	seen := make(map[string]bool, len(members))
+	repeated := false
+	for _, m := range members {
+		switch {
+		case seen[m.Name] && !repeated:
+			repeated = true
+			p.reject(reasonInvalidEnvelope, fmt.Sprintf("field %q given more than once", clip(m.Name, 64)))
+		case seen[m.Name]:
+		case !slices.Contains(envelopeFields, m.Name):
+			p.reject(reasonInvalidEnvelope, fmt.Sprintf("unknown field %q", clip(m.Name, 64)))
+		}
+		seen[m.Name] = true
+		if slices.Contains(envelopeFields, m.Name) {
+			fields[m.Name] = m.Value
 		}
 	}
 	if raw, ok := fields["commandId"]; ok {
@@ -154,12 +172,12 @@ func commandID(fromBody string, hdr nats.Header, seq uint64) string {
 }
 
 func stringField(raw json.RawMessage) (string, string) {
-	if repairedLiteral(raw) {
-		return "", "not valid UTF-8 (invalid bytes or an unpaired surrogate escape)"
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	s, bad, ok := platform.StringValue(raw)
+	switch {
+	case !ok:
 		return "", "must be a JSON string"
+	case bad != "":
+		return "", "not valid UTF-8 (invalid bytes or an unpaired surrogate escape)"
 	}
 	return s, ""
 }
@@ -225,71 +243,4 @@ func clip(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
-}
-
-// repeatedField reports a member name that occurs more than once in the
-// top-level JSON object body (encoding/json silently keeps the last one).
-func repeatedField(body []byte) (string, bool) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return "", false
-	}
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return "", false
-		}
-		name, _ := tok.(string)
-		if seen[name] {
-			return name, true
-		}
-		seen[name] = true
-		var skip json.RawMessage
-		if dec.Decode(&skip) != nil {
-			return "", false
-		}
-	}
-	return "", false
-}
-
-// repairedLiteral reports whether encoding/json would silently replace part
-// of the JSON string literal lit with U+FFFD: invalid UTF-8, or a \u escape
-// of an unpaired surrogate.
-func repairedLiteral(lit []byte) bool {
-	if !utf8.Valid(lit) {
-		return true
-	}
-	hex := func(i int) rune {
-		if i+4 > len(lit) {
-			return -1
-		}
-		v, err := strconv.ParseUint(string(lit[i:i+4]), 16, 32)
-		if err != nil {
-			return -1
-		}
-		return rune(v)
-	}
-	for i := 0; i+1 < len(lit); i++ {
-		if lit[i] != '\\' {
-			continue
-		}
-		i++ // the escaped character
-		if lit[i] != 'u' {
-			continue
-		}
-		switch r := hex(i + 1); {
-		case r >= 0xDC00 && r <= 0xDFFF:
-			return true
-		case r >= 0xD800 && r <= 0xDBFF:
-			if i+6 >= len(lit) || lit[i+5] != '\\' || lit[i+6] != 'u' {
-				return true
-			}
-			if lo := hex(i + 7); lo < 0xDC00 || lo > 0xDFFF {
-				return true
-			}
-			i += 10
-		}
-	}
-	return false
 }
