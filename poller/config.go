@@ -15,7 +15,7 @@ type Config struct {
 	// Source is the CloudEvents source of the terminal events. Default "txworker".
 	Source string
 	// Interval is the wait between two polls of a young orchestration
-	// (with equal jitter: between half of it and all of it). Default 2s.
+	// (with jitter: between 80 % of it and all of it). Default 2s.
 	Interval time.Duration
 	// BackoffAfter is how long an orchestration is polled every Interval;
 	// after each further BackoffAfter of its age the wait doubles, up to

@@ -165,18 +165,35 @@ const dueTick = 100 * time.Millisecond
 
 // pollDelay is Interval while the orchestration is younger than
 // BackoffAfter, then doubled for every further BackoffAfter of its age, up
-// to MaxInterval; with equal jitter. Naive mode: Interval, no jitter.
+// to MaxInterval; with a fifth of it random (80 to 100 %), so that
+// orchestrations accepted together drift apart. The longest wait is what
+// bounds the detection delay; the shortest what a poll costs: a narrow
+// jitter keeps the mean near the longest. Naive mode: Interval, no jitter.
 func (c Config) pollDelay(age time.Duration, rand func(int64) int64) time.Duration {
+	if c.Naive {
+		return c.Interval
+	}
 	n := 1
 	if age > 0 && c.BackoffAfter > 0 {
 		n += min(int(age/c.BackoffAfter), 16)
 	}
-	return c.backoff(n, rand)
+	d := c.doubled(n)
+	return d - d/5 + time.Duration(rand(int64(d/5)+1))
 }
 
-// backoff is Interval doubled per poll made (n ≥ 1) up to MaxInterval, with
-// equal jitter (half fixed, half random) so that orchestrations accepted
-// together drift apart. Naive mode: Interval, no jitter.
+// doubled is Interval doubled per step after the first (n ≥ 1), up to
+// MaxInterval.
+func (c Config) doubled(n int) time.Duration {
+	d := c.Interval
+	for i := 1; i < n && d < c.MaxInterval; i++ {
+		d *= 2
+	}
+	return min(d, c.MaxInterval)
+}
+
+// backoff is the retry wait after faults: Interval doubled per attempt
+// (n ≥ 1) up to MaxInterval, with equal jitter (half fixed, half random) so
+// that retries spread out. Naive mode: Interval, no jitter.
 func (p *Poller) backoff(n int) time.Duration {
 	return p.cfg.backoff(n, p.rand)
 }
@@ -185,11 +202,7 @@ func (c Config) backoff(n int, rand func(int64) int64) time.Duration {
 	if c.Naive {
 		return c.Interval
 	}
-	d := c.Interval
-	for i := 1; i < n && d < c.MaxInterval; i++ {
-		d *= 2
-	}
-	d = min(d, c.MaxInterval)
+	d := c.doubled(n)
 	half := d / 2
 	return half + time.Duration(rand(int64(d-half)+1))
 }

@@ -183,10 +183,18 @@ func TestPollDelayBacksOffWithAge(t *testing.T) {
 		{10 * time.Minute, 8 * time.Second},
 		{1000 * time.Hour, 8 * time.Second},
 	}
+	bottom := func(int64) int64 { return 0 }
 	for _, tt := range tests {
 		if got := cfg.pollDelay(tt.age, top); got != tt.want {
 			t.Errorf("pollDelay(age %s) highest = %s, want %s", tt.age, got, tt.want)
 		}
+		if got, want := cfg.pollDelay(tt.age, bottom), tt.want*4/5; got != want {
+			t.Errorf("pollDelay(age %s) lowest = %s, want %s (80 %%)", tt.age, got, want)
+		}
+	}
+	cfg.Naive = true
+	if got := cfg.pollDelay(time.Hour, bottom); got != time.Second {
+		t.Errorf("naive pollDelay = %s, want the interval", got)
 	}
 }
 

@@ -20,8 +20,10 @@
 //     GET /external/v1/transactions) is settled through queue.Bus.Settle,
 //     which records the outcome first-writer-wins and publishes the event
 //     once, and the message is acknowledged; a running one is re-scheduled
-//     with NakWithDelay (back-off from Config.Interval doubling per delivery
-//     up to Config.MaxInterval, equal jitter, never past the deadline); once
+//     with NakWithDelay (Config.Interval while the orchestration is younger
+//     than Config.BackoffAfter, then doubling with its age up to
+//     Config.MaxInterval; 80–100 % jitter; due times rounded to 100 ms;
+//     never past the deadline); once
 //     the deadline has passed, that poll was the last one and the command
 //     ends "timed_out"; an orchestration the platform still does not know
 //     after Config.UnknownLimit polls ends "failed" with code
