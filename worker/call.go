@@ -134,7 +134,6 @@ func (h *handling) accepted(ctx context.Context, cl *queue.Claim, orchestrationI
 		h.conflictOr("record accepted", err)
 		return
 	}
-	h.log = h.log.With(zap.String("orchestration_id", orchestrationID))
 	h.hand(ctx, cl)
 }
 

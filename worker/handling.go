@@ -127,6 +127,7 @@ func (h *handling) settle(ctx context.Context, cl *queue.Claim, r queue.Result) 
 // command message: tracking owns the command from here.
 func (h *handling) hand(ctx context.Context, cl *queue.Claim) {
 	w := h.w
+	h.log = h.log.With(zap.String("orchestration_id", cl.OrchestrationID))
 	// Both messages carry a Nats-Msg-Id, so a redelivery that sends them
 	// again is dropped by the stream: no "handed" write is needed. The event
 	// goes first, so that "accepted" is always stored before the terminal
@@ -151,7 +152,7 @@ func (h *handling) hand(ctx context.Context, cl *queue.Claim) {
 		h.retryLater("publish tracking", err)
 		return
 	}
-	h.log.Info("command accepted", zap.String("orchestration_id", cl.OrchestrationID))
+	h.log.Info("command accepted")
 	h.ack()
 }
 

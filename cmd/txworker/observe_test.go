@@ -123,6 +123,9 @@ func TestLogsCarryCorrelationFields(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {
 			t.Fatalf("log line is not JSON: %q", line)
 		}
+		if key := repeatedKey(line); key != "" {
+			t.Errorf("field %q twice in one line (log readers keep one of them): %s", key, line)
+		}
 		if rec["action"] == nil {
 			t.Errorf("line without action: %s", line)
 		}
@@ -193,4 +196,30 @@ func TestScrapePassesPromtool(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
+}
+
+// repeatedKey returns a top-level key that occurs twice in the JSON object
+// line, or "".
+func repeatedKey(line string) string {
+	dec := json.NewDecoder(strings.NewReader(line))
+	if _, err := dec.Token(); err != nil {
+		return ""
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			return key
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return ""
+		}
+	}
+	return ""
 }
