@@ -123,12 +123,29 @@ func (s *treeScan) value(depth int) (*node, error) {
 
 func (s *treeScan) object(depth int) (*node, error) {
 	n := &node{kind: kindObject}
+	err := s.eachMember(func(key, keyBad string) error {
+		val, err := s.value(depth)
+		if err != nil {
+			return err
+		}
+		n.members = append(n.members, member{key: key, keyBad: keyBad, val: val})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// eachMember calls f for each member of the object whose '{' has just been read, with s.i at
+// the member's value, which f must read or skip; then it moves past the closing '}'.
+func (s *treeScan) eachMember(f func(key, keyBad string) error) error {
 	for {
 		s.skipSpace()
 		switch s.raw[s.i] {
 		case '}':
 			s.i++
-			return n, nil
+			return nil
 		case ',':
 			s.i++
 			s.skipSpace()
@@ -136,11 +153,10 @@ func (s *treeScan) object(depth int) (*node, error) {
 		key, keyBad := s.str()
 		s.skipSpace()
 		s.i++ // ':'
-		val, err := s.value(depth)
-		if err != nil {
-			return nil, err
+		s.skipSpace()
+		if err := f(key, keyBad); err != nil {
+			return err
 		}
-		n.members = append(n.members, member{key: key, keyBad: keyBad, val: val})
 	}
 }
 
@@ -255,23 +271,13 @@ func Members(raw []byte) (members []Member, ok bool) {
 		return nil, false
 	}
 	s.i++
-	for {
-		s.skipSpace()
-		switch s.raw[s.i] {
-		case '}':
-			return members, true
-		case ',':
-			s.i++
-			s.skipSpace()
-		}
-		name, nameBad := s.str()
-		s.skipSpace()
-		s.i++ // ':'
-		s.skipSpace()
+	_ = s.eachMember(func(name, nameBad string) error {
 		start := s.i
 		s.skip()
 		members = append(members, Member{Name: name, NameProblem: nameBad, Value: raw[start:s.i]})
-	}
+		return nil
+	})
+	return members, true
 }
 
 // StringValue is the value of the JSON string literal lit as encoding/json decodes it; bad says
