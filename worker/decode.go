@@ -99,16 +99,17 @@ func decode(actionName string, body []byte, hdr nats.Header, seq uint64, maxByte
 	seen := make(map[string]bool, len(members))
 	repeated := false
 	for _, m := range members {
+		known := slices.Contains(envelopeFields, m.Name)
 		switch {
 		case seen[m.Name] && !repeated:
 			repeated = true
 			p.reject(reasonInvalidEnvelope, fmt.Sprintf("field %q given more than once", clip(m.Name, 64)))
 		case seen[m.Name]:
-		case !slices.Contains(envelopeFields, m.Name):
+		case !known:
 			p.reject(reasonInvalidEnvelope, fmt.Sprintf("unknown field %q", clip(m.Name, 64)))
 		}
 		seen[m.Name] = true
-		if slices.Contains(envelopeFields, m.Name) {
+		if known {
 			fields[m.Name] = m.Value
 		}
 	}

@@ -45,11 +45,7 @@ func runChaos(ctx context.Context, o chaosOptions) (*chaosReport, error) {
 	if o.keep {
 		fmt.Fprintf(o.out, "chaos: run directory %s\n", r.Dir)
 	}
-	reps, err := r.StartReplicas(ctx, o.replicas)
-	if err != nil {
-		return nil, err
-	}
-	col, err := r.Collect(ctx)
+	reps, col, err := r.StartWorkers(ctx, o.replicas)
 	if err != nil {
 		return nil, err
 	}

@@ -108,14 +108,10 @@ func measureHold(ctx context.Context, r *rig, col *collector, reps []*replica, c
 		return nil, nil
 	}
 	wait := func(t time.Time) error {
-		tm := time.NewTimer(time.Until(t))
-		defer tm.Stop()
-		select {
-		case <-ctx.Done():
+		if !sleepCtx(ctx, time.Until(t)) {
 			return ctx.Err()
-		case <-tm.C:
-			return nil
 		}
+		return nil
 	}
 	if err := wait(from); err != nil {
 		return nil, err
@@ -232,12 +228,7 @@ func profileSelf(ctx context.Context, file string, d time.Duration) error {
 		f.Close()
 		return err
 	}
-	t := time.NewTimer(d)
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-		t.Stop()
-	}
+	sleepCtx(ctx, d)
 	pprof.StopCPUProfile()
 	return f.Close()
 }

@@ -106,11 +106,7 @@ func runScenario(ctx context.Context, o loadOptions, name string, naive bool) (*
 	if o.keep {
 		res.dir = r.Dir
 	}
-	reps, err := r.StartReplicas(ctx, o.replicas)
-	if err != nil {
-		return nil, err
-	}
-	col, err := r.Collect(ctx)
+	reps, col, err := r.StartWorkers(ctx, o.replicas)
 	if err != nil {
 		return nil, err
 	}

@@ -305,17 +305,22 @@ func (r *rig) Env(extra map[string]string) []string {
 	return env
 }
 
-// StartReplicas starts n replicas named worker-1 … worker-n, one after the
-// other, each ready when it returns.
-func (r *rig) StartReplicas(ctx context.Context, n int) ([]*replica, error) {
+// StartWorkers starts n replicas named worker-1 … worker-n, one after the
+// other, each ready when the next starts, and then the collector of the
+// events (stop it when done; Close stops the replicas).
+func (r *rig) StartWorkers(ctx context.Context, n int) ([]*replica, *collector, error) {
 	reps := make([]*replica, n)
 	for i := range reps {
 		var err error
 		if reps[i], err = r.StartReplica(ctx, fmt.Sprintf("worker-%d", i+1), nil); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return reps, nil
+	col, err := r.Collect(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return reps, col, nil
 }
 
 // StartReplica starts `txworker run` as a new OS process named name (its
