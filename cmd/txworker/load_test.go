@@ -40,7 +40,7 @@ func TestLoadShortRun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("load: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"== trickle · batched", "== sync · batched", "== scale · batched", "worker adds", "before the call",
+	for _, want := range []string{"== trickle · batched", "== sync · batched", "== scale · batched", "worker adds", "worker adds, bus", "before the call",
 		"after the call", "detection delay", "every command ended exactly once"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())

@@ -26,6 +26,11 @@ type record struct {
 	ErrorCode       string
 	Accepted        int // accepted events received
 	Terminals       int // terminal events received (exactly one is right)
+	// The server's clock, from the first terminal event: when the command
+	// was stored in its stream (the event's receivedAt) and when the event
+	// was stored in its own (its JetStream timestamp). Between the two lies
+	// all the worker does, and none of the driver's publishing or receipt.
+	CommandStoredAt, TerminalStoredAt time.Time
 }
 
 // collector follows the events stream with a JetStream ordered consumer
@@ -67,6 +72,7 @@ type wireEvent struct {
 		Outcome         string           `json:"outcome"`
 		OrchestrationID string           `json:"orchestrationId"`
 		Error           *queue.ErrorInfo `json:"error"`
+		ReceivedAt      time.Time        `json:"receivedAt"`
 	} `json:"data"`
 }
 
@@ -104,6 +110,10 @@ func (c *collector) handle(m jetstream.Msg) {
 		return
 	}
 	r.TerminalAt, r.Outcome = now, d.Outcome
+	r.CommandStoredAt = d.ReceivedAt
+	if meta, err := m.Metadata(); err == nil {
+		r.TerminalStoredAt = meta.Timestamp
+	}
 	if d.Error != nil {
 		r.ErrorCode = d.Error.Code
 	}

@@ -40,6 +40,9 @@ type loadResult struct {
 	platform, added     []time.Duration // sync: the platform's own time, and the rest
 	toPlatform          []time.Duration // sync: publish → the cancel arrives at the platform
 	fromPlatform        []time.Duration // sync: the platform's answer → the terminal event at the driver
+	busAdded            []time.Duration // sync: command stored → terminal event stored, minus the platform's own
+	busToPlatform       []time.Duration // sync: command stored → the cancel arrives at the platform
+	busFromPlatform     []time.Duration // sync: the platform's answer → the terminal event stored
 	actionReq, txReq    int
 	tokenReq, queryReq  int
 	cpu                 time.Duration
@@ -107,6 +110,11 @@ func (res *loadResult) measure(r *rig, col *collector, d *driver) {
 				res.added = append(res.added, lat-pt.own)
 				res.toPlatform = append(res.toPlatform, pt.first.Sub(rec.SentAt))
 				res.fromPlatform = append(res.fromPlatform, rec.TerminalAt.Sub(pt.end))
+				if !rec.CommandStoredAt.IsZero() && !rec.TerminalStoredAt.IsZero() {
+					res.busAdded = append(res.busAdded, rec.TerminalStoredAt.Sub(rec.CommandStoredAt)-pt.own)
+					res.busToPlatform = append(res.busToPlatform, pt.first.Sub(rec.CommandStoredAt))
+					res.busFromPlatform = append(res.busFromPlatform, rec.TerminalStoredAt.Sub(pt.end))
+				}
 			}
 		}
 		if rec.OrchestrationID != "" {
@@ -206,6 +214,14 @@ func (res *loadResult) print(w io.Writer) {
 			ms(pct(res.toPlatform, 50)), ms(pct(res.toPlatform, 99)))
 		fmt.Fprintf(w, "  after the call    p50 %s  p99 %s  (the platform's answer → the terminal event at the driver)\n",
 			ms(pct(res.fromPlatform, 50)), ms(pct(res.fromPlatform, 99)))
+	}
+	if len(res.busAdded) > 0 {
+		fmt.Fprintf(w, "worker adds, bus    p50 %s  p99 %s  (command stored → terminal event stored, minus the platform's own)\n",
+			ms(pct(res.busAdded, 50)), ms(pct(res.busAdded, 99)))
+		fmt.Fprintf(w, "  before the call   p50 %s  p99 %s  (command stored → the cancel arrives at the platform)\n",
+			ms(pct(res.busToPlatform, 50)), ms(pct(res.busToPlatform, 99)))
+		fmt.Fprintf(w, "  after the call    p50 %s  p99 %s  (the platform's answer → the terminal event stored)\n",
+			ms(pct(res.busFromPlatform, 50)), ms(pct(res.busFromPlatform, 99)))
 	}
 	n := float64(max(res.count, 1))
 	fmt.Fprintf(w, "platform requests   per command: action %.3f, Transactions API %.3f, token %.4f, JM query %.4f",
