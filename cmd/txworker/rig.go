@@ -296,14 +296,20 @@ func (r *rig) Env(extra map[string]string) []string {
 		}
 	}
 	env := []string{"PATH=" + os.Getenv("PATH")}
-	if v := os.Getenv("GOMAXPROCS"); v != "" {
-		env = append(env, "GOMAXPROCS="+v)
+	for _, k := range goRuntimeEnv {
+		if v := os.Getenv(k); v != "" {
+			env = append(env, k+"="+v)
+		}
 	}
 	for k, v := range m {
 		env = append(env, k+"="+v)
 	}
 	return env
 }
+
+// goRuntimeEnv are the Go runtime's settings that a replica takes from
+// this process's environment, so that a run can try them on the worker.
+var goRuntimeEnv = []string{"GOMAXPROCS", "GOGC", "GOMEMLIMIT"}
 
 // StartWorkers starts n replicas named worker-1 … worker-n, one after the
 // other, each ready when the next starts, and then the collector of the
