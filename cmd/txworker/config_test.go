@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -85,5 +86,23 @@ func TestUnknownCommand(t *testing.T) {
 	err := run(context.Background(), []string{"explode"}, envOf(nil), &out)
 	if exitCode(err) != 2 || !strings.Contains(out.String(), "usage") {
 		t.Errorf("err %v, out %q", err, out.String())
+	}
+}
+
+func TestServiceSetsGCTargetUnlessGOGCIsSet(t *testing.T) {
+	old := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(old) })
+
+	if got := gcPercent(envOf(map[string]string{"GOGC": "50"})); got != 0 {
+		t.Errorf("GOGC set: gcPercent = %d, want 0 (left to GOGC)", got)
+	}
+	if now := debug.SetGCPercent(100); now != 100 {
+		t.Errorf("GOGC set: the target moved to %d", now)
+	}
+	if got := gcPercent(envOf(nil)); got != serviceGOGC {
+		t.Errorf("GOGC unset: gcPercent = %d, want %d", got, serviceGOGC)
+	}
+	if now := debug.SetGCPercent(100); now != serviceGOGC {
+		t.Errorf("GOGC unset: the target is %d, want %d", now, serviceGOGC)
 	}
 }
