@@ -241,14 +241,18 @@ func (s *treeScan) skip() {
 
 // decodeLiteral is a valid JSON string literal's value as encoding/json decodes it, and what is
 // unacceptable about it (literalProblem); plain: the literal has no escape and is all ASCII.
-func decodeLiteral(lit []byte, plain bool) (text, bad string) {
+func decodeLiteral(lit []byte, plain bool) (string, string) {
 	inner := lit[1 : len(lit)-1]
 	if plain {
 		return string(inner), ""
 	}
-	if bad = literalProblem(lit); bad == "" && bytes.IndexByte(inner, '\\') < 0 {
+	bad := literalProblem(lit)
+	if bad == "" && bytes.IndexByte(inner, '\\') < 0 {
 		return string(inner), "" // valid UTF-8, no escapes: the bytes are the value
 	}
+	// Declared here, not as a named result: its address escapes to
+	// Unmarshal, and a named result would be moved to the heap on every call.
+	var text string
 	_ = json.Unmarshal(lit, &text) // a valid literal always decodes
 	return text, bad
 }
