@@ -60,7 +60,7 @@ func (h *handling) start(ctx context.Context) {
 		h.retryLater("claim", err)
 		return
 	}
-	h.log = h.log.With(zap.String("process_id", stored.ProcessID))
+	h.log = h.log.WithLazy(zap.String("process_id", stored.ProcessID))
 	h.fresh = created && stored.State == queue.StateCalling
 	if !created && h.duplicate(stored) {
 		return
@@ -127,7 +127,7 @@ func (h *handling) settle(ctx context.Context, cl *queue.Claim, r queue.Result) 
 // command message: tracking owns the command from here.
 func (h *handling) hand(ctx context.Context, cl *queue.Claim) {
 	w := h.w
-	h.log = h.log.With(zap.String("orchestration_id", cl.OrchestrationID))
+	h.log = h.log.WithLazy(zap.String("orchestration_id", cl.OrchestrationID))
 	// Both messages carry a Nats-Msg-Id, so a redelivery that sends them
 	// again is dropped by the stream: no "handed" write is needed. The event
 	// goes first, so that "accepted" is always stored before the terminal

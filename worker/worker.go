@@ -111,7 +111,9 @@ func (w *Worker) Handle(ctx context.Context, msg jetstream.Msg) {
 	if p.reason == "" && p.action.Platform == platform.JourneyManager && w.jm == nil {
 		p.reject(reasonUnknownAction, "action cancel-txn is disabled: no Journey Manager is configured")
 	}
-	log := w.log.With(zap.String("command_id", p.commandID), zap.String("action", label))
+	// WithLazy: under load the sampler drops most lines, so the fields are
+	// encoded only for a line that is written.
+	log := w.log.WithLazy(zap.String("command_id", p.commandID), zap.String("action", label))
 	h := &handling{w: w, msg: msg, meta: meta, p: p, log: log, token: uuid.NewString()}
 	if p.reason != "" {
 		h.reject(ctx, clip(actionName, 64))
