@@ -34,14 +34,15 @@ func TestLoadShortRun(t *testing.T) {
 	defer cancel()
 	var out syncBuffer
 	profiles := t.TempDir()
-	err := run(ctx, []string{"load", "-binary", bin, "-scenario", "trickle,sync,scale", "-count", "20", "-rate", "100", "-scale-count", "40", "-duration", "4s",
+	err := run(ctx, []string{"load", "-binary", bin, "-scenario", "trickle,sync,scale,burst", "-count", "20", "-rate", "100", "-scale-count", "40", "-duration", "4s",
+		"-settle-min", "100ms", "-settle-max", "300ms",
 		"-poll-interval", "100ms", "-poll-max-interval", "300ms", "-quiet", "-profile", profiles, "-profile-seconds", "1", "-profile-trace", "500ms"},
 		func(string) string { return "" }, &out)
 	if err != nil {
 		t.Fatalf("load: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{"== trickle · batched", "== sync · batched", "== scale · batched", "worker adds", "worker adds, bus", "before the call",
-		"after the call", "detection delay", "every command ended exactly once"} {
+		"after the call", "detection delay", "== burst · batched", "intake CPU", "every command ended exactly once"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}

@@ -82,6 +82,34 @@ func (t *platformTimer) snapshot() map[string]platformTime {
 	return out
 }
 
+// intakeFigures are the CPU the whole machine spent from the first
+// command published to the last one accepted: the worker's and this
+// process's (the NATS server, the simulator, the driver), and per command.
+type intakeFigures struct {
+	window      time.Duration
+	worker, rig time.Duration // CPU time
+	perCommand  time.Duration // (worker + rig) ÷ commands
+}
+
+// measureIntake waits until all count commands are accepted and returns
+// the CPU spent since before and self0 (taken at start).
+func measureIntake(ctx context.Context, col *collector, reps []*replica, count int, before, self0 procStats, start time.Time) (*intakeFigures, error) {
+	if err := col.WaitAccepted(ctx, count); err != nil {
+		return nil, err
+	}
+	u, err := sumUsage(reps)
+	if err != nil {
+		return nil, err
+	}
+	self, err := procUsage(os.Getpid())
+	if err != nil {
+		return nil, err
+	}
+	f := &intakeFigures{window: time.Since(start), worker: u.CPU - before.CPU, rig: self.CPU - self0.CPU}
+	f.perCommand = (f.worker + f.rig) / time.Duration(max(count, 1))
+	return f, nil
+}
+
 // holdFigures describe the scale scenario's tracking-only phase: every
 // orchestration accepted, none ended yet; the worker does nothing but poll.
 type holdFigures struct {

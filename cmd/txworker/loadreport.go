@@ -48,6 +48,7 @@ type loadResult struct {
 	cpu                 time.Duration
 	rss                 uint64
 	hold                *holdFigures
+	intake              *intakeFigures
 	missing, twice      []string
 	undecoded           int
 	maxAccepted         int
@@ -232,6 +233,12 @@ func (res *loadResult) print(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "worker              peak RSS %.1f MB; CPU %.1f s = %.3f s per 1,000 commands\n",
 		float64(res.rss)/1e6, res.cpu.Seconds(), res.cpu.Seconds()*1000/n)
+	if f := res.intake; f != nil {
+		secsOf := f.window.Seconds()
+		fmt.Fprintf(w, "intake CPU          %.3f ms per accepted command for the whole machine: worker %.2f + load process %.2f cores over the %s to the last acceptance (%d CPUs at 3,000/s allow %.3f ms)\n",
+			float64(f.perCommand.Microseconds())/1000, f.worker.Seconds()/secsOf, f.rig.Seconds()/secsOf, secs(f.window),
+			runtime.NumCPU(), float64(runtime.NumCPU())/3)
+	}
 	if h := res.hold; h != nil {
 		fmt.Fprintf(w, "tracking only       %d tracked for %s: %.1f Transactions API requests/s; CPU %% of a core: worker %.1f, NATS+simulator+driver %.1f; worker RSS %.1f MB\n",
 			h.tracked, secs(h.window), h.txPerSec, h.cpuShare*100, h.rigShare*100, float64(h.rss)/1e6)

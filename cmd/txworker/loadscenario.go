@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -118,6 +119,7 @@ func runScenario(ctx context.Context, o loadOptions, name string, naive bool) (*
 	if err != nil {
 		return nil, err
 	}
+	self0, _ := procUsage(os.Getpid())
 	res.loadAvg[0] = loadAverage()
 	res.start = time.Now()
 	stopProgress := progress(o, r, col, &s, modeName(naive), res.start)
@@ -136,6 +138,9 @@ func runScenario(ctx context.Context, o loadOptions, name string, naive bool) (*
 		err = d.paced(runCtx, o.rate)
 	default:
 		err = d.burst(runCtx)
+		if err == nil && !s.hold {
+			res.intake, err = measureIntake(runCtx, col, reps, s.count, before, self0, res.start)
+		}
 		if err == nil && s.hold {
 			hold, err = measureHold(runCtx, r, col, reps, s.count, s.start.Add(o.duration/2))
 		}
