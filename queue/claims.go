@@ -100,7 +100,7 @@ func (c *Claims) Create(ctx context.Context, cl *Claim) (stored *Claim, created 
 	if err != nil {
 		return nil, false, fmt.Errorf("create claim: %w", err)
 	}
-	data, err := json.Marshal(cl)
+	data, err := encodeClaim(cl)
 	if err != nil {
 		return nil, false, fmt.Errorf("create claim: encode: %w", err)
 	}
@@ -155,7 +155,7 @@ func (c *Claims) Update(ctx context.Context, cl *Claim) error {
 	if err != nil {
 		return fmt.Errorf("update claim: %w", err)
 	}
-	data, err := json.Marshal(cl)
+	data, err := encodeClaim(cl)
 	if err != nil {
 		return fmt.Errorf("update claim: encode: %w", err)
 	}

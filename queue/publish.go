@@ -2,7 +2,6 @@ package queue
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -42,7 +41,7 @@ func (b *Bus) PublishEvent(ctx context.Context, ev Event, tr Trace) (dup bool, e
 	if err := checkTokens(ev.Data.Action, ev.Data.Outcome); err != nil {
 		return false, fmt.Errorf("publish event %s: %w", ev.ID, err)
 	}
-	data, err := json.Marshal(ev)
+	data, err := encodeEvent(&ev)
 	if err != nil {
 		return false, fmt.Errorf("publish event %s: encode: %w", ev.ID, err)
 	}
@@ -69,7 +68,7 @@ func (b *Bus) PublishTrack(ctx context.Context, t Track) error {
 	if err := checkTokens(t.Action); err != nil {
 		return fmt.Errorf("publish track %s: %w", t.CommandID, err)
 	}
-	data, err := json.Marshal(t)
+	data, err := encodeTrack(&t)
 	if err != nil {
 		return fmt.Errorf("publish track %s: encode: %w", t.CommandID, err)
 	}
