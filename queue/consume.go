@@ -22,11 +22,11 @@ const (
 // Consume runs handle for the messages of the pull consumer c, at most n at
 // once, until ctx ends. It pulls only as many messages as it has free
 // handlers, so no message waits in a client buffer while its ack wait runs.
-// Each handle runs in its own goroutine with ctx and owns the message: it
-// must Ack, NakWithDelay, InProgress or Term it (never a plain Nak); a
-// message it leaves alone is redelivered after the ack wait. A handler that
-// must finish a step after ctx ends (say, record a platform's answer) should
-// detach with context.WithoutCancel and its own timeout.
+// Each handle runs with ctx on one of at most n reused goroutines and owns
+// the message: it must Ack, NakWithDelay, InProgress or Term it (never a
+// plain Nak); a message it leaves alone is redelivered after the ack wait. A
+// handler that must finish a step after ctx ends (say, record a platform's
+// answer) should detach with context.WithoutCancel and its own timeout.
 //
 // When ctx ends, Consume stops pulling, waits for the running handlers to
 // return and returns nil. Pull failures (a disconnect, a server restart) are
@@ -46,8 +46,8 @@ func Consume(ctx context.Context, c jetstream.Consumer, n int, logger *zap.Logge
 	logger = logger.Named("consume").With(zap.String("consumer", name))
 
 	slots := make(chan struct{}, n) // a value per running handler
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	h := &handlers{ctx: ctx, work: make(chan jetstream.Msg), max: n, handle: handle, slots: slots}
+	defer h.wait()
 	backoff := fetchBackoff
 	for {
 		// Wait for one free handler, then take every other free one.
@@ -66,13 +66,7 @@ func Consume(ctx context.Context, c jetstream.Consumer, n int, logger *zap.Logge
 				break more
 			}
 		}
-		got, err := fetch(ctx, c, k, func(m jetstream.Msg) {
-			wg.Add(1)
-			go func() {
-				defer func() { <-slots; wg.Done() }()
-				handle(ctx, m)
-			}()
-		})
+		got, err := fetch(ctx, c, k, h.run)
 		for range k - got {
 			<-slots
 		}
@@ -89,6 +83,49 @@ func Consume(ctx context.Context, c jetstream.Consumer, n int, logger *zap.Logge
 		}
 		backoff = min(2*backoff, fetchBackoffMx)
 	}
+}
+
+// handlers runs each message's handle on one of at most max long-lived
+// goroutines. A goroutine per message would start on a small stack and
+// grow it in the middle of every command (JSON decoding, the NATS and HTTP
+// clients): 8 % of the worker's CPU in runtime.newstack at intake.
+type handlers struct {
+	ctx    context.Context    // passed to handle
+	work   chan jetstream.Msg // unbuffered: a send is a hand-off to an idle goroutine
+	max    int
+	handle func(context.Context, jetstream.Msg)
+	slots  chan struct{} // released when a message's handle returns
+	n      int           // goroutines started (only the fetch loop reads or writes it)
+	wg     sync.WaitGroup
+}
+
+// run hands m to an idle goroutine, starting one when none is idle and
+// fewer than max run. With max started, the send waits: m holds a slot, so
+// at most max-1 goroutines are busy and one is about to be idle.
+func (h *handlers) run(m jetstream.Msg) {
+	select {
+	case h.work <- m:
+		return
+	default:
+	}
+	if h.n < h.max {
+		h.n++
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			for m := range h.work {
+				h.handle(h.ctx, m)
+				<-h.slots
+			}
+		}()
+	}
+	h.work <- m
+}
+
+// wait lets the goroutines finish what they hold and return.
+func (h *handlers) wait() {
+	close(h.work)
+	h.wg.Wait()
 }
 
 // fetch pulls up to k messages, waiting at most fetchWindow, hands each to
