@@ -82,9 +82,10 @@ func (t *platformTimer) snapshot() map[string]platformTime {
 	return out
 }
 
-// intakeFigures are the CPU the whole machine spent from the first
-// command published to the last one accepted: the worker's and this
-// process's (the NATS server, the simulator, the driver), and per command.
+// intakeFigures are the CPU spent from the first command published to the
+// last one accepted by the worker and by this process (the NATS server, the
+// simulator, the driver) — all the machine's work in a load run — and per
+// command.
 type intakeFigures struct {
 	window      time.Duration
 	worker, rig time.Duration // CPU time

@@ -119,7 +119,10 @@ func runScenario(ctx context.Context, o loadOptions, name string, naive bool) (*
 	if err != nil {
 		return nil, err
 	}
-	self0, _ := procUsage(os.Getpid())
+	self0, err := procUsage(os.Getpid())
+	if err != nil {
+		return nil, err
+	}
 	res.loadAvg[0] = loadAverage()
 	res.start = time.Now()
 	stopProgress := progress(o, r, col, &s, modeName(naive), res.start)
