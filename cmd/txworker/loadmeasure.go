@@ -93,20 +93,16 @@ type intakeFigures struct {
 }
 
 // measureIntake waits until all count commands are accepted and returns
-// the CPU spent since before and self0 (taken at start).
-func measureIntake(ctx context.Context, col *collector, reps []*replica, count int, before, self0 procStats, start time.Time) (*intakeFigures, error) {
+// the CPU spent since at (taken at start).
+func measureIntake(ctx context.Context, col *collector, reps []*replica, count int, at cpuReading, start time.Time) (*intakeFigures, error) {
 	if err := col.WaitAccepted(ctx, count); err != nil {
 		return nil, err
 	}
-	u, err := sumUsage(reps)
+	now, err := takeUsage(reps)
 	if err != nil {
 		return nil, err
 	}
-	self, err := procUsage(os.Getpid())
-	if err != nil {
-		return nil, err
-	}
-	f := &intakeFigures{window: time.Since(start), worker: u.CPU - before.CPU, rig: self.CPU - self0.CPU}
+	f := &intakeFigures{window: time.Since(start), worker: now.workers.CPU - at.workers.CPU, rig: now.self.CPU - at.self.CPU}
 	f.perCommand = (f.worker + f.rig) / time.Duration(max(count, 1))
 	return f, nil
 }
@@ -145,24 +141,35 @@ func measureHold(ctx context.Context, r *rig, col *collector, reps []*replica, c
 	if err := wait(from); err != nil {
 		return nil, err
 	}
-	u0, err := sumUsage(reps)
+	u0, err := takeUsage(reps)
 	if err != nil {
 		return nil, err
 	}
-	self0, _ := procUsage(os.Getpid())
 	tx0, t0 := r.Sim.Count("GET", transactionsPrefix), time.Now()
 	if err := wait(until); err != nil {
 		return nil, err
 	}
-	u1, err := sumUsage(reps)
+	u1, err := takeUsage(reps)
 	if err != nil {
 		return nil, err
 	}
-	self1, _ := procUsage(os.Getpid())
 	tx1, window := r.Sim.Count("GET", transactionsPrefix), time.Since(t0)
 	return &holdFigures{tracked: count, window: window, txPerSec: float64(tx1-tx0) / window.Seconds(),
-		cpuShare: (u1.CPU - u0.CPU).Seconds() / window.Seconds(), rss: u1.PeakRSS,
-		rigShare: (self1.CPU - self0.CPU).Seconds() / window.Seconds()}, nil
+		cpuShare: (u1.workers.CPU - u0.workers.CPU).Seconds() / window.Seconds(), rss: u1.workers.PeakRSS,
+		rigShare: (u1.self.CPU - u0.self.CPU).Seconds() / window.Seconds()}, nil
+}
+
+// cpuReading is a reading of the worker replicas' resources (summed) and of
+// this process's (the NATS server, the simulator, the driver).
+type cpuReading struct{ workers, self procStats }
+
+func takeUsage(reps []*replica) (cpuReading, error) {
+	w, err := sumUsage(reps)
+	if err != nil {
+		return cpuReading{}, err
+	}
+	self, err := procUsage(os.Getpid())
+	return cpuReading{workers: w, self: self}, err
 }
 
 // profiler takes CPU profiles of the first worker replica (through its

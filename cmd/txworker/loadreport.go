@@ -56,6 +56,17 @@ type loadResult struct {
 	loadAvg             [2]string // /proc/loadavg (1 min) at the start and the end
 }
 
+// printAdded prints what the worker adds (p50 and p99) and its parts
+// before and after the platform call, each with what it measures.
+func printAdded(w io.Writer, label, what string, added, before []time.Duration, beforeWhat string, after []time.Duration, afterWhat string) {
+	for _, l := range []struct {
+		label, what string
+		d           []time.Duration
+	}{{label, what, added}, {"  before the call  ", beforeWhat, before}, {"  after the call   ", afterWhat, after}} {
+		fmt.Fprintf(w, "%s p50 %s  p99 %s  (%s)\n", l.label, ms(pct(l.d, 50)), ms(pct(l.d, 99)), l.what)
+	}
+}
+
 // loadAverage is the 1-minute load average: other work on the machine
 // shows here.
 func loadAverage() string {
@@ -209,20 +220,14 @@ func (res *loadResult) print(w io.Writer) {
 	}
 	if len(res.added) > 0 {
 		fmt.Fprintf(w, "platform's own      p50 %s  p99 %s  (simulator handling of the cancel)\n", ms(pct(res.platform, 50)), ms(pct(res.platform, 99)))
-		fmt.Fprintf(w, "worker adds         p50 %s  p99 %s  (command→terminal minus the platform's own, per command)\n",
-			ms(pct(res.added, 50)), ms(pct(res.added, 99)))
-		fmt.Fprintf(w, "  before the call   p50 %s  p99 %s  (publish → the cancel arrives at the platform)\n",
-			ms(pct(res.toPlatform, 50)), ms(pct(res.toPlatform, 99)))
-		fmt.Fprintf(w, "  after the call    p50 %s  p99 %s  (the platform's answer → the terminal event at the driver)\n",
-			ms(pct(res.fromPlatform, 50)), ms(pct(res.fromPlatform, 99)))
+		printAdded(w, "worker adds        ", "command→terminal minus the platform's own, per command", res.added,
+			res.toPlatform, "publish → the cancel arrives at the platform",
+			res.fromPlatform, "the platform's answer → the terminal event at the driver")
 	}
 	if len(res.busAdded) > 0 {
-		fmt.Fprintf(w, "worker adds, bus    p50 %s  p99 %s  (command stored → terminal event stored, minus the platform's own)\n",
-			ms(pct(res.busAdded, 50)), ms(pct(res.busAdded, 99)))
-		fmt.Fprintf(w, "  before the call   p50 %s  p99 %s  (command stored → the cancel arrives at the platform)\n",
-			ms(pct(res.busToPlatform, 50)), ms(pct(res.busToPlatform, 99)))
-		fmt.Fprintf(w, "  after the call    p50 %s  p99 %s  (the platform's answer → the terminal event stored)\n",
-			ms(pct(res.busFromPlatform, 50)), ms(pct(res.busFromPlatform, 99)))
+		printAdded(w, "worker adds, bus   ", "command stored → terminal event stored, minus the platform's own", res.busAdded,
+			res.busToPlatform, "command stored → the cancel arrives at the platform",
+			res.busFromPlatform, "the platform's answer → the terminal event stored")
 	}
 	n := float64(max(res.count, 1))
 	fmt.Fprintf(w, "platform requests   per command: action %.3f, Transactions API %.3f, token %.4f, JM query %.4f",

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -115,11 +114,7 @@ func runScenario(ctx context.Context, o loadOptions, name string, naive bool) (*
 
 	runCtx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	before, err := sumUsage(reps)
-	if err != nil {
-		return nil, err
-	}
-	self0, err := procUsage(os.Getpid())
+	before, err := takeUsage(reps)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +137,7 @@ func runScenario(ctx context.Context, o loadOptions, name string, naive bool) (*
 	default:
 		err = d.burst(runCtx)
 		if err == nil && !s.hold {
-			res.intake, err = measureIntake(runCtx, col, reps, s.count, before, self0, res.start)
+			res.intake, err = measureIntake(runCtx, col, reps, s.count, before, res.start)
 		}
 		if err == nil && s.hold {
 			hold, err = measureHold(runCtx, r, col, reps, s.count, s.start.Add(o.duration/2))
@@ -161,7 +156,7 @@ func runScenario(ctx context.Context, o loadOptions, name string, naive bool) (*
 	if uerr != nil {
 		return nil, uerr
 	}
-	res.cpu, res.rss, res.hold = after.CPU-before.CPU, after.PeakRSS, hold
+	res.cpu, res.rss, res.hold = after.CPU-before.workers.CPU, after.PeakRSS, hold
 	res.measure(r, col, d)
 	if prof != nil {
 		files, problems := prof.wait()
