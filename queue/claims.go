@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -105,13 +107,21 @@ func (c *Claims) Create(ctx context.Context, cl *Claim) (stored *Claim, created 
 		return nil, false, fmt.Errorf("create claim: encode: %w", err)
 	}
 	// A claim that expires between Create's conflict and Get is created anew.
-	for range 3 {
-		rev, err := kv.Create(ctx, key(cl.CommandID), data)
+	k := key(cl.CommandID)
+	for attempt := range 3 {
+		var rev uint64
+		if attempt == 0 {
+			rev, err = c.put(ctx, k, data, 0)
+		} else {
+			// jetstream's Create also replaces a delete marker left as the
+			// key's last entry.
+			rev, err = kv.Create(ctx, k, data)
+		}
 		if err == nil {
 			cl.Revision = rev
 			return cl, true, nil
 		}
-		if !errors.Is(err, jetstream.ErrKeyExists) {
+		if !wrongLastSequence(err) && !errors.Is(err, jetstream.ErrKeyExists) {
 			return nil, false, fmt.Errorf("create claim: %w", err)
 		}
 		stored, err := c.Get(ctx, cl.CommandID)
@@ -151,16 +161,15 @@ func (c *Claims) Update(ctx context.Context, cl *Claim) error {
 	if cl.Revision == 0 {
 		return errors.New("update claim: no revision (claim not read from the store)")
 	}
-	kv, err := c.kv()
-	if err != nil {
+	if _, err := c.kv(); err != nil {
 		return fmt.Errorf("update claim: %w", err)
 	}
 	data, err := encodeClaim(cl)
 	if err != nil {
 		return fmt.Errorf("update claim: encode: %w", err)
 	}
-	rev, err := kv.Update(ctx, key(cl.CommandID), data, cl.Revision)
-	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+	rev, err := c.put(ctx, key(cl.CommandID), data, cl.Revision)
+	if wrongLastSequence(err) {
 		return fmt.Errorf("update claim: %w", ErrConflict)
 	}
 	if err != nil {
@@ -168,4 +177,20 @@ func (c *Claims) Update(ctx context.Context, cl *Claim) error {
 	}
 	cl.Revision = rev
 	return nil
+}
+
+// put stores data under key if the key's last revision is rev (0: the key
+// has no entry), as the bucket's Update does, and returns the new revision.
+// It publishes through Bus.publish; keys are base64url, always valid.
+func (c *Claims) put(ctx context.Context, key string, data []byte, rev uint64) (uint64, error) {
+	m := &nats.Msg{
+		Subject: "$KV." + c.b.names.state + "." + key,
+		Header:  nats.Header{jetstream.ExpectedLastSubjSeqHeader: []string{strconv.FormatUint(rev, 10)}},
+		Data:    data,
+	}
+	ack, err := c.b.publish(ctx, m)
+	if err != nil {
+		return 0, err
+	}
+	return ack.Sequence, nil
 }

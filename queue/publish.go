@@ -49,8 +49,9 @@ func (b *Bus) PublishEvent(ctx context.Context, ev Event, tr Trace) (dup bool, e
 	m.Data = data
 	m.Header[jetstream.MsgIDHeader] = []string{ev.ID}
 	m.Header["Content-Type"] = []string{ContentType}
+	m.Header[jetstream.ExpectedStreamHeader] = []string{b.names.events}
 	tr.Apply(m.Header)
-	ack, err := b.js.PublishMsg(ctx, m, jetstream.WithExpectStream(b.names.events))
+	ack, err := b.publish(ctx, m)
 	if err != nil {
 		return false, fmt.Errorf("publish event %s: %w", ev.ID, err)
 	}
@@ -76,8 +77,9 @@ func (b *Bus) PublishTrack(ctx context.Context, t Track) error {
 	m.Data = data
 	m.Header[jetstream.MsgIDHeader] = []string{t.CommandID + ":track"}
 	m.Header["Content-Type"] = []string{"application/json"}
+	m.Header[jetstream.ExpectedStreamHeader] = []string{b.names.tracking}
 	t.Trace.Apply(m.Header)
-	if _, err := b.js.PublishMsg(ctx, m, jetstream.WithExpectStream(b.names.tracking)); err != nil {
+	if _, err := b.publish(ctx, m); err != nil {
 		return fmt.Errorf("publish track %s: %w", t.CommandID, err)
 	}
 	return nil
