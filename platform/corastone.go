@@ -238,13 +238,13 @@ func (c *Corastone) Execute(ctx context.Context, req *Request, processID string)
 	if err != nil {
 		return Accepted{}, err
 	}
-	var out struct {
-		ProcessID       string `json:"processId"`
-		OrchestrationID string `json:"orchestrationId"`
-		AssetID         string `json:"assetId"`
-	}
-	if err := c.decode(name, ans, '{', &out); err != nil {
+	b, err := c.jsonBody(name, ans, '{')
+	if err != nil {
 		return Accepted{}, err
+	}
+	out, err := decodeActionReply(b)
+	if err != nil {
+		return Accepted{}, c.malformed(name, ans, err)
 	}
 	if out.OrchestrationID == "" {
 		return Accepted{}, c.malformed(name, ans, errors.New("orchestrationId missing"))

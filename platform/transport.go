@@ -247,11 +247,22 @@ func (c *core) malformed(endpoint string, ans *answer, err error) *Error {
 	return e
 }
 
-// decode unmarshals a 2xx answer that must be a JSON object (open '{') or array ('[').
-func (c *core) decode(endpoint string, ans *answer, open byte, v any) error {
+// jsonBody returns the body of a 2xx answer that must be a JSON object (open '{') or array ('['),
+// without surrounding white space, or the MALFORMED_RESPONSE *Error when it opens with anything
+// else.
+func (c *core) jsonBody(endpoint string, ans *answer, open byte) ([]byte, error) {
 	b := bytes.TrimSpace(ans.body)
 	if len(b) == 0 || b[0] != open {
-		return c.malformed(endpoint, ans, errors.New("expected a JSON "+map[byte]string{'{': "object", '[': "array"}[open]))
+		return nil, c.malformed(endpoint, ans, errors.New("expected a JSON "+map[byte]string{'{': "object", '[': "array"}[open]))
+	}
+	return b, nil
+}
+
+// decode unmarshals a 2xx answer that must be a JSON object (open '{') or array ('[').
+func (c *core) decode(endpoint string, ans *answer, open byte, v any) error {
+	b, err := c.jsonBody(endpoint, ans, open)
+	if err != nil {
+		return err
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		return c.malformed(endpoint, ans, err)
