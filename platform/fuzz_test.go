@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -63,11 +64,16 @@ func FuzzDecodeError(f *testing.F) {
 
 func FuzzParseTimestamp(f *testing.F) {
 	for _, s := range []string{`"2024-09-12T00:00:00.000Z"`, `"2024-09-12T10:11:12.123456789+02:00"`, `"1980-01-01"`, `1185106460000`,
-		`"1185106460000"`, `1185106460000.25`, `-62135596800000`, `253402300799999`, `null`, `""`, `"2024-09-12T10:11:12"`, `1e3`, `"x"`, `{}`} {
+		`"1185106460000"`, `1185106460000.25`, `-62135596800000`, `253402300799999`, `null`, `""`, `"2024-09-12T10:11:12"`, `1e3`, `"x"`, `{}`,
+		`"2024-09-12T10:11:12\u005a"`, `" 2024-09-12T10:11:12Z "`, `"1185106460000T"`, `"-1:0"`, `"\u0031185106460000"`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		got, err := ParseTimestamp(raw)
+		want, wantErr := parseTimestampBefore(raw)
+		if (err == nil) != (wantErr == nil) || !got.Equal(want) || got.Location() != want.Location() {
+			t.Fatalf("%q: %v (%v), before the fast paths %v (%v)", raw, got, err, want, wantErr)
+		}
 		if err != nil {
 			return
 		}
@@ -150,4 +156,39 @@ func FuzzParseParams(f *testing.F) {
 			}
 		}
 	})
+}
+
+// parseTimestampBefore is ParseTimestamp as it was before its two fast paths
+// (a plain string literal read without encoding/json, no epoch attempt for a
+// string with 'T' or ':'), which FuzzParseTimestamp holds it to.
+func parseTimestampBefore(raw []byte) (time.Time, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return time.Time{}, nil
+	}
+	var t time.Time
+	var err error
+	if raw[0] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return time.Time{}, err
+		}
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return time.Time{}, nil
+		}
+		if c := s[0]; c >= '0' && c <= '9' || c == '-' {
+			if t, err := parseEpochMillis(s); err == nil {
+				return t, nil
+			}
+		}
+		for _, l := range [...]string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02"} {
+			if t, err := time.Parse(l, s); err == nil {
+				return inRange(t.UTC())
+			}
+		}
+		return time.Time{}, errTimestamp
+	}
+	t, err = parseEpochMillis(string(raw))
+	return t, err
 }

@@ -54,9 +54,11 @@ func ParseTimestamp(raw []byte) (time.Time, error) {
 	var t time.Time
 	var err error
 	if raw[0] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return time.Time{}, fmt.Errorf("timestamp %.40q: %w", raw, err)
+		s, plain := plainLiteral(raw)
+		if !plain {
+			if err := json.Unmarshal(raw, &s); err != nil {
+				return time.Time{}, fmt.Errorf("timestamp %.40q: %w", raw, err)
+			}
 		}
 		t, err = parseTimeString(strings.TrimSpace(s))
 	} else {
@@ -72,7 +74,7 @@ func parseTimeString(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	if c := s[0]; c >= '0' && c <= '9' || c == '-' {
+	if c := s[0]; (c >= '0' && c <= '9' || c == '-') && maybeNumber(s) {
 		if t, err := parseEpochMillis(s); err == nil {
 			return t, nil
 		}
@@ -84,6 +86,22 @@ func parseTimeString(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, errTimestamp
+}
+
+// maybeNumber is false for a string that neither strconv.ParseInt nor a
+// JSON number accepts, such as every time and date: trying them as epoch
+// milliseconds costs an error value each time, and the Transactions API
+// sends three times per orchestration.
+func maybeNumber(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9', c == '+', c == '.', c == 'e', c == 'E':
+		case c == '-' && (i == 0 || s[i-1] == 'e' || s[i-1] == 'E'):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // parseEpochMillis reads a JSON number (or numeric string) of epoch milliseconds.
@@ -111,4 +129,19 @@ func inRange(t time.Time) (time.Time, error) {
 		return time.Time{}, errors.New("time out of range")
 	}
 	return t, nil
+}
+
+// plainLiteral is the value of a JSON string literal of printable ASCII
+// without escapes, the form every time string takes in practice; plain is
+// false for any other bytes, which encoding/json then decodes.
+func plainLiteral(raw []byte) (s string, plain bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	for _, c := range raw[1 : len(raw)-1] {
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	return string(raw[1 : len(raw)-1]), true
 }
