@@ -2,7 +2,6 @@ package poller
 
 import (
 	"context"
-	"encoding/json"
 	"sync"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 
 	"github.com/txworker/txworker/metrics"
 	"github.com/txworker/txworker/platform"
+	"github.com/txworker/txworker/queue"
 )
 
 // cycle works one fetched batch to its end: when it returns, every message
@@ -64,7 +64,7 @@ func (p *Poller) decode(msgs []jetstream.Msg) []*item {
 		meta, err := msg.Metadata()
 		if err == nil {
 			it.polls = int(meta.NumDelivered)
-			err = json.Unmarshal(msg.Data(), &it.track)
+			err = queue.DecodeTrack(msg.Data(), &it.track)
 		}
 		if err == nil && (it.track.CommandID == "" || it.track.OrchestrationID == "") {
 			err = errMissingIDs
