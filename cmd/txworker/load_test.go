@@ -42,7 +42,7 @@ func TestLoadShortRun(t *testing.T) {
 		t.Fatalf("load: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{"== trickle · batched", "== sync · batched", "== scale · batched", "worker adds", "worker adds, bus", "before the call",
-		"after the call", "detection delay", "== burst · batched", "intake CPU", "every command ended exactly once"} {
+		"after the call", "detection delay", "== burst · batched", "intake CPU", "stolen by the hypervisor", "every command ended exactly once"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}

@@ -268,3 +268,47 @@ func profileSelf(ctx context.Context, file string, d time.Duration) error {
 	pprof.StopCPUProfile()
 	return f.Close()
 }
+
+// machineTimes is the first line of /proc/stat: the jiffies all CPUs spent
+// in total, idle (waiting for I/O included) and stolen by the hypervisor.
+type machineTimes struct{ total, idle, steal uint64 }
+
+// readMachineTimes reads /proc/stat; ok is false where there is none.
+func readMachineTimes() (t machineTimes, ok bool) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return t, false
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := strings.Fields(string(line))
+	// cpu user nice system idle iowait irq softirq steal …
+	if len(f) < 9 || f[0] != "cpu" {
+		return t, false
+	}
+	for i, s := range f[1:] {
+		var v uint64
+		if _, err := fmt.Sscan(s, &v); err != nil {
+			return t, false
+		}
+		t.total += v
+		switch i {
+		case 3, 4:
+			t.idle += v
+		case 7:
+			t.steal += v
+		}
+	}
+	return t, true
+}
+
+// machineShare describes how the CPUs' time went between two readings:
+// idle, and stolen by the hypervisor (another guest ran on the CPUs the
+// worker, NATS and the simulator were waiting for), in per cent.
+func machineShare(a, b machineTimes, okA, okB bool) string {
+	if !okA || !okB || b.total <= a.total {
+		return "unknown (no /proc/stat)"
+	}
+	d := float64(b.total - a.total)
+	return fmt.Sprintf("idle %.1f %%, stolen by the hypervisor %.1f %% of the CPUs' time over the run (/proc/stat)",
+		100*float64(b.idle-a.idle)/d, 100*float64(b.steal-a.steal)/d)
+}

@@ -54,6 +54,7 @@ type loadResult struct {
 	maxAccepted         int
 	notes               []string
 	loadAvg             [2]string // /proc/loadavg (1 min) at the start and the end
+	machine             string    // the CPUs' idle and stolen time over the run
 }
 
 // printAdded prints what the worker adds (p50 and p99) and its parts
@@ -204,6 +205,7 @@ func (res *loadResult) print(w io.Writer) {
 	sort.Strings(outs)
 	fmt.Fprintf(w, "commands            %d (Corastone %d, Journey Manager %d); outcomes: %s\n",
 		res.count, res.corastone, res.jm, strings.Join(outs, ", "))
+	fmt.Fprintf(w, "machine             %s\n", res.machine)
 	fmt.Fprintf(w, "published           all by %s\n", secs(res.published))
 	if res.corastone > 0 {
 		fmt.Fprintf(w, "accepted            %.0f/s sustained; all by %s\n", res.acceptRate, secs(res.lastAccepted))

@@ -119,6 +119,7 @@ func runScenario(ctx context.Context, o loadOptions, name string, naive bool) (*
 		return nil, err
 	}
 	res.loadAvg[0] = loadAverage()
+	machineBefore, okBefore := readMachineTimes()
 	res.start = time.Now()
 	stopProgress := progress(o, r, col, &s, modeName(naive), res.start)
 	var prof *profiler
@@ -149,6 +150,8 @@ func runScenario(ctx context.Context, o loadOptions, name string, naive bool) (*
 	stopProgress()
 	res.end = time.Now()
 	res.loadAvg[1] = loadAverage()
+	machineAfter, okAfter := readMachineTimes()
+	res.machine = machineShare(machineBefore, machineAfter, okBefore, okAfter)
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return nil, err
 	}
