@@ -78,15 +78,19 @@ type treeScan struct {
 	i   int
 }
 
-func (s *treeScan) skipSpace() {
-	for s.i < len(s.raw) {
-		switch s.raw[s.i] {
+func (s *treeScan) skipSpace() { s.i = skipSpace(s.raw, s.i) }
+
+// skipSpace is the index of the first byte at or after i in raw that is not JSON white space.
+func skipSpace(raw []byte, i int) int {
+	for i < len(raw) {
+		switch raw[i] {
 		case ' ', '\t', '\n', '\r':
-			s.i++
+			i++
 		default:
-			return
+			return i
 		}
 	}
+	return i
 }
 
 func (s *treeScan) value(depth int) (*node, error) {

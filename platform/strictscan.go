@@ -15,16 +15,7 @@ type strictScan struct {
 
 func (s *strictScan) at(c byte) bool { return s.i < len(s.raw) && s.raw[s.i] == c }
 
-func (s *strictScan) space() {
-	for s.i < len(s.raw) {
-		switch s.raw[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
+func (s *strictScan) space() { s.i = skipSpace(s.raw, s.i) }
 
 // end reports whether only white space follows.
 func (s *strictScan) end() bool {
