@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"regexp"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -57,14 +59,22 @@ type Metrics struct {
 
 // NewRegistry returns a fresh registry holding the process and Go runtime
 // collectors (process_*, go_*). Pass it to [New] and to [NewServer].
+//
+// Besides the Go collector's defaults it exports go_sched_latencies_seconds:
+// how long goroutines waited, runnable, for a CPU. Its upper buckets fill
+// when the worker is short of CPU (a CPU limit's throttling, a busy node), the
+// cause of latency that no txworker_* metric shows. txworker load reads it.
 func NewRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		collectors.NewGoCollector(),
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(schedLatencies)),
 	)
 	return reg
 }
+
+// schedLatencies selects the runtime's /sched/latencies:seconds.
+var schedLatencies = collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/sched/latencies:seconds$`)}
 
 // New creates every txworker_* collector, registers it on reg and sets every
 // known label combination to zero. A nil reg registers nothing: the metrics

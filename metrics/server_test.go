@@ -86,6 +86,7 @@ func TestServerEndpoints(t *testing.T) {
 		{"ready gauge down", func() {}, http.MethodGet, "/metrics", 200, "\ntxworker_ready 0\n"},
 		{"metrics", func() {}, http.MethodGet, "/metrics", 200, "# TYPE txworker_commands_terminal_total counter"},
 		{"runtime metrics", func() {}, http.MethodGet, "/metrics", 200, "go_goroutines"},
+		{"scheduler latencies", func() {}, http.MethodGet, "/metrics", 200, "go_sched_latencies_seconds_bucket{le="},
 		{"post refused", func() {}, http.MethodPost, "/metrics", 405, ""},
 		{"unknown path", func() {}, http.MethodGet, "/debug/pprof/", 404, ""},
 	}

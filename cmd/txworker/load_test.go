@@ -47,6 +47,10 @@ func TestLoadShortRun(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
+	// Every scenario reads both processes' scheduler latencies.
+	if n := strings.Count(out.String(), "wake-ups            worker "); n != 4 || strings.Contains(out.String(), "wake-ups            unknown") {
+		t.Errorf("want 4 wake-ups lines with figures, got %d:\n%s", n, out.String())
+	}
 	// -profile: the worker's and this process's CPU profiles and the
 	// worker's trace, per run, each named in a note.
 	for _, name := range []string{"sync-batched-worker.cpu.pprof", "sync-batched-rig.cpu.pprof", "sync-batched-worker.trace"} {

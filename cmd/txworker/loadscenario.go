@@ -119,6 +119,7 @@ func runScenario(ctx context.Context, o loadOptions, name string, naive bool) (*
 		return nil, err
 	}
 	res.loadAvg[0] = loadAverage()
+	wakeBefore := readWakeups(ctx, reps, nil)
 	machineBefore, okBefore := readMachineTimes()
 	res.start = time.Now()
 	stopProgress := progress(o, r, col, &s, modeName(naive), res.start)
@@ -152,6 +153,7 @@ func runScenario(ctx context.Context, o loadOptions, name string, naive bool) (*
 	res.loadAvg[1] = loadAverage()
 	machineAfter, okAfter := readMachineTimes()
 	res.machine = machineShare(machineBefore, machineAfter, okBefore, okAfter)
+	res.wakeups = describeWakeups(wakeBefore, readWakeups(ctx, reps, wakeBefore.workers.bounds))
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return nil, err
 	}
