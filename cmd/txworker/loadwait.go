@@ -13,11 +13,11 @@ import (
 )
 
 // schedLatencies is the Go runtime's distribution of how long goroutines
-// waited, runnable, for a CPU (/sched/latencies:seconds): every wake-up of
-// a goroutine — a message read, a reply, a timer — is one sample. The
-// worker exports it as go_sched_latencies_seconds; this process reads its
-// own. Counts are cumulative since the process started: subtract two
-// readings.
+// waited, runnable, for a CPU (/sched/latencies:seconds). A wake-up of a
+// goroutine — a message read, a reply, a timer — is a sample; the runtime
+// times one in eight. The worker exports it as go_sched_latencies_seconds;
+// this process reads its own. Counts are cumulative since the process
+// started: subtract two readings.
 const schedLatencies = "/sched/latencies:seconds"
 
 // wakeups is a reading of one process's (or several summed) scheduler
