@@ -231,20 +231,43 @@ func (e *testEnv) terminal(commandID string, limit time.Duration) queue.Event {
 	e.t.Helper()
 	var got queue.Event
 	e.waitFor(limit, fmt.Sprintf("terminal event of %s", commandID), func() bool {
-		for _, o := range []string{"succeeded", "failed", "rejected", "timed_out"} {
-			if evs := e.events[commandID+":"+o]; len(evs) > 0 {
-				got = evs[0]
-				return true
-			}
-		}
-		return false
+		var ok bool
+		got, ok = e.terminalLocked(commandID)
+		return ok
 	})
 	return got
+}
+
+// endsWithin reports whether a terminal event of the command arrives
+// within limit; unlike terminal, running out of time is no failure.
+func (e *testEnv) endsWithin(commandID string, limit time.Duration) bool {
+	return e.await(limit, func() bool {
+		_, ok := e.terminalLocked(commandID)
+		return ok
+	})
+}
+
+// terminalLocked returns the command's first terminal event; e.mu is held.
+func (e *testEnv) terminalLocked(commandID string) (queue.Event, bool) {
+	for _, o := range []string{"succeeded", "failed", "rejected", "timed_out"} {
+		if evs := e.events[commandID+":"+o]; len(evs) > 0 {
+			return evs[0], true
+		}
+	}
+	return queue.Event{}, false
 }
 
 // waitFor waits until cond (called with the events locked) holds.
 func (e *testEnv) waitFor(limit time.Duration, what string, cond func() bool) {
 	e.t.Helper()
+	if !e.await(limit, cond) {
+		e.t.Fatalf("timed out after %s waiting for %s", limit, what)
+	}
+}
+
+// await waits at most limit until cond (called with the events locked)
+// holds, and reports whether it did.
+func (e *testEnv) await(limit time.Duration, cond func() bool) bool {
 	deadline := time.After(limit)
 	for {
 		e.mu.Lock()
@@ -252,13 +275,13 @@ func (e *testEnv) waitFor(limit time.Duration, what string, cond func() bool) {
 		ch := e.cond
 		e.mu.Unlock()
 		if ok {
-			return
+			return true
 		}
 		select {
 		case <-ch:
 		case <-time.After(100 * time.Millisecond): // conditions may also depend on the simulator
 		case <-deadline:
-			e.t.Fatalf("timed out after %s waiting for %s", limit, what)
+			return false
 		}
 	}
 }
