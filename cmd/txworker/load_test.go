@@ -51,6 +51,9 @@ func TestLoadShortRun(t *testing.T) {
 	if n := strings.Count(out.String(), "wake-ups            worker "); n != 4 || strings.Contains(out.String(), "wake-ups            unknown") {
 		t.Errorf("want 4 wake-ups lines with figures, got %d:\n%s", n, out.String())
 	}
+	if n := strings.Count(out.String(), "run queues          worker "); n != 4 {
+		t.Errorf("want 4 run-queue lines, got %d:\n%s", n, out.String())
+	}
 	// -profile: the worker's and this process's CPU profiles and the
 	// worker's trace, per run, each named in a note.
 	for _, name := range []string{"sync-batched-worker.cpu.pprof", "sync-batched-rig.cpu.pprof", "sync-batched-worker.trace"} {

@@ -56,6 +56,7 @@ type loadResult struct {
 	loadAvg             [2]string // /proc/loadavg (1 min) at the start and the end
 	machine             string    // the CPUs' idle and stolen time over the run
 	wakeups             string    // how long goroutine wake-ups waited for a CPU, per process
+	queues              string    // how long the processes' threads waited on the kernel's run queues
 }
 
 // printAdded prints what the worker adds (p50 and p99) and its parts
@@ -208,6 +209,7 @@ func (res *loadResult) print(w io.Writer) {
 		res.count, res.corastone, res.jm, strings.Join(outs, ", "))
 	fmt.Fprintf(w, "machine             %s\n", res.machine)
 	fmt.Fprintf(w, "wake-ups            %s (goroutines made runnable, and how long they waited for a CPU: Go's /sched/latencies)\n", res.wakeups)
+	fmt.Fprintf(w, "run queues          %s (threads ready to run and waiting for a CPU: the kernel's schedstat)\n", res.queues)
 	fmt.Fprintf(w, "published           all by %s\n", secs(res.published))
 	if res.corastone > 0 {
 		fmt.Fprintf(w, "accepted            %.0f/s sustained; all by %s\n", res.acceptRate, secs(res.lastAccepted))

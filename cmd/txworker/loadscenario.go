@@ -153,7 +153,9 @@ func runScenario(ctx context.Context, o loadOptions, name string, naive bool) (*
 	res.loadAvg[1] = loadAverage()
 	machineAfter, okAfter := readMachineTimes()
 	res.machine = machineShare(machineBefore, machineAfter, okBefore, okAfter)
-	res.wakeups = describeWakeups(wakeBefore, readWakeups(ctx, reps, wakeBefore.workers.bounds))
+	wakeAfter := readWakeups(ctx, reps, wakeBefore.workers.bounds)
+	res.wakeups = describeWakeups(wakeBefore, wakeAfter)
+	res.queues = describeQueues(wakeAfter.workersQ.sub(wakeBefore.workersQ), wakeAfter.selfQ.sub(wakeBefore.selfQ), s.count)
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return nil, err
 	}

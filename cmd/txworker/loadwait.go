@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"runtime/metrics"
 	"strconv"
 	"strings"
@@ -205,18 +207,19 @@ func parseWakeups(r io.Reader, bounds []float64) (wakeups, error) {
 	return w, nil
 }
 
-// wakeupReading is the replicas' scheduler latencies (summed) and this
-// process's, taken at one moment.
+// wakeupReading is the replicas' scheduler latencies and run-queue times
+// (summed) and this process's, taken at one moment.
 type wakeupReading struct {
-	workers, self wakeups
-	err           error
+	workers, self   wakeups
+	workersQ, selfQ queueTimes
+	err             error
 }
 
 // readWakeups reads every replica's /metrics and this process's runtime,
 // counting against the first replica's exported bounds (or bounds, when
 // given: the first reading's).
 func readWakeups(ctx context.Context, reps []*replica, bounds []float64) wakeupReading {
-	var r wakeupReading
+	r := wakeupReading{workersQ: queueTimes{ok: len(reps) > 0}}
 	for _, p := range reps {
 		w, err := scrapeWakeups(ctx, p.Addr(), bounds)
 		if err != nil {
@@ -225,8 +228,11 @@ func readWakeups(ctx context.Context, reps []*replica, bounds []float64) wakeupR
 		}
 		bounds = w.bounds
 		r.workers.add(w)
+		q := readQueueTimes(p.PID())
+		r.workersQ = queueTimes{ran: r.workersQ.ran + q.ran, waited: r.workersQ.waited + q.waited, ok: r.workersQ.ok && q.ok}
 	}
 	r.self = selfWakeups(bounds)
+	r.selfQ = readQueueTimes(os.Getpid())
 	return r
 }
 
@@ -260,4 +266,65 @@ func describeWakeups(before, after wakeupReading) string {
 // digits.
 func waitTime(s float64) string {
 	return strconv.FormatFloat(s*1e3, 'g', 3, 64) + "ms"
+}
+
+// queueTimes is how long a process's threads ran and how long they waited,
+// runnable, on the kernel's run queues for a CPU: below the Go scheduler,
+// the time a thread is ready and another process (or thread) holds the CPU.
+type queueTimes struct {
+	ran, waited time.Duration
+	ok          bool // the kernel keeps schedstat
+}
+
+// readQueueTimes sums the first two fields of /proc/PID/task/*/schedstat
+// (nanoseconds on a CPU, nanoseconds waiting on a run queue). A thread that
+// ends between two readings takes its times with it; Go keeps its threads,
+// so that is rare, and a difference below zero is reported as zero.
+func readQueueTimes(pid int) queueTimes {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return queueTimes{}
+	}
+	var q queueTimes
+	for _, t := range tasks {
+		b, err := os.ReadFile(filepath.Join(dir, t.Name(), "schedstat"))
+		if err != nil {
+			continue // the thread ended
+		}
+		f := strings.Fields(string(b))
+		if len(f) < 2 {
+			continue
+		}
+		ran, err1 := strconv.ParseUint(f[0], 10, 64)
+		waited, err2 := strconv.ParseUint(f[1], 10, 64)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		q.ran += time.Duration(ran)
+		q.waited += time.Duration(waited)
+		q.ok = true
+	}
+	return q
+}
+
+// sub returns q minus an earlier reading a, never below zero.
+func (q queueTimes) sub(a queueTimes) queueTimes {
+	return queueTimes{ran: max(q.ran-a.ran, 0), waited: max(q.waited-a.waited, 0), ok: q.ok && a.ok}
+}
+
+// describeQueues is the report's "run queues" line.
+func describeQueues(workers, self queueTimes, commands int) string {
+	one := func(label string, q queueTimes) string {
+		if !q.ok {
+			return label + " unknown (no /proc/PID/task/*/schedstat)"
+		}
+		share := 0.0
+		if q.ran > 0 {
+			share = 100 * q.waited.Seconds() / q.ran.Seconds()
+		}
+		return fmt.Sprintf("%s %.2f s (%.1f %% of the %.2f s its threads ran; %.3f ms per command)", label,
+			q.waited.Seconds(), share, q.ran.Seconds(), 1e3*q.waited.Seconds()/float64(max(commands, 1)))
+	}
+	return one("worker", workers) + "; " + one("load process", self)
 }

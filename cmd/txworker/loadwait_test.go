@@ -4,9 +4,11 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime/metrics"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -122,5 +124,32 @@ func TestWakeupsFromTheWorkersRegistry(t *testing.T) {
 		if self.over[i] < w.over[i] || (i > 0 && self.over[i] > self.over[i-1]) {
 			t.Errorf("over %v after %v: not a later, decreasing count", self.over, w.over)
 		}
+	}
+}
+
+func TestReadQueueTimes(t *testing.T) {
+	before := readQueueTimes(os.Getpid())
+	if !before.ok {
+		t.Skip("no /proc/PID/task/*/schedstat here")
+	}
+	// Run a little so the threads' CPU time moves.
+	x := 0
+	for start := time.Now(); time.Since(start) < 20*time.Millisecond; {
+		x++
+	}
+	after := readQueueTimes(os.Getpid())
+	d := after.sub(before)
+	if !d.ok || d.ran <= 0 || x == 0 {
+		t.Errorf("after 20 ms of work: %+v", d)
+	}
+	if r := readQueueTimes(-1); r.ok {
+		t.Errorf("a process that does not exist: %+v", r)
+	}
+	if got := (queueTimes{ran: 1, waited: 1, ok: true}).sub(queueTimes{ran: 2, waited: 3, ok: true}); got.ran != 0 || got.waited != 0 {
+		t.Errorf("a difference below zero: %+v, want zero", got)
+	}
+	got := describeQueues(queueTimes{ran: 4 * time.Second, waited: time.Second, ok: true}, queueTimes{}, 1000)
+	if want := "worker 1.00 s (25.0 % of the 4.00 s its threads ran; 1.000 ms per command); load process unknown"; !strings.HasPrefix(got, want) {
+		t.Errorf("describeQueues = %q, want prefix %q", got, want)
 	}
 }
