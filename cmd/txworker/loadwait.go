@@ -215,21 +215,25 @@ type wakeupReading struct {
 	err             error
 }
 
-// readWakeups reads every replica's /metrics and this process's runtime,
-// counting against the first replica's exported bounds (or bounds, when
-// given: the first reading's).
+// readWakeups reads every replica's /metrics and run-queue times and this
+// process's, counting against the first replica's exported bounds (or
+// bounds, when given: the first reading's). A failed scrape is kept in err;
+// the run-queue times are read all the same.
 func readWakeups(ctx context.Context, reps []*replica, bounds []float64) wakeupReading {
 	r := wakeupReading{workersQ: queueTimes{ok: len(reps) > 0}}
 	for _, p := range reps {
+		q := readQueueTimes(p.PID())
+		r.workersQ = queueTimes{ran: r.workersQ.ran + q.ran, waited: r.workersQ.waited + q.waited, ok: r.workersQ.ok && q.ok}
+		if r.err != nil {
+			continue
+		}
 		w, err := scrapeWakeups(ctx, p.Addr(), bounds)
 		if err != nil {
 			r.err = fmt.Errorf("%s: %w", p.Name, err)
-			return r
+			continue
 		}
 		bounds = w.bounds
 		r.workers.add(w)
-		q := readQueueTimes(p.PID())
-		r.workersQ = queueTimes{ran: r.workersQ.ran + q.ran, waited: r.workersQ.waited + q.waited, ok: r.workersQ.ok && q.ok}
 	}
 	r.self = selfWakeups(bounds)
 	r.selfQ = readQueueTimes(os.Getpid())
