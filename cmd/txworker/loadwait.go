@@ -144,9 +144,9 @@ func parseWakeups(r io.Reader, bounds []float64) (wakeups, error) {
 		cum uint64
 	}
 	var (
-		buckets          []bucket
-		count            uint64
-		haveCount, have0 bool
+		buckets               []bucket
+		count                 uint64
+		haveCount, haveBucket bool
 	)
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
@@ -176,13 +176,13 @@ func parseWakeups(r io.Reader, bounds []float64) (wakeups, error) {
 				return wakeups{}, fmt.Errorf("%s: %w", key, err)
 			}
 			buckets = append(buckets, bucket{le, n})
-			have0 = true
+			haveBucket = true
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return wakeups{}, err
 	}
-	if !haveCount || !have0 {
+	if !haveCount || !haveBucket {
 		return wakeups{}, fmt.Errorf("no %s histogram in /metrics", name)
 	}
 	if bounds == nil {
@@ -223,7 +223,7 @@ func readWakeups(ctx context.Context, reps []*replica, bounds []float64) wakeupR
 	r := wakeupReading{workersQ: queueTimes{ok: len(reps) > 0}}
 	for _, p := range reps {
 		q := readQueueTimes(p.PID())
-		r.workersQ = queueTimes{ran: r.workersQ.ran + q.ran, waited: r.workersQ.waited + q.waited, ok: r.workersQ.ok && q.ok}
+		r.workersQ = r.workersQ.add(q)
 		if r.err != nil {
 			continue
 		}
@@ -315,6 +315,11 @@ func readQueueTimes(pid int) queueTimes {
 // sub returns q minus an earlier reading a, never below zero.
 func (q queueTimes) sub(a queueTimes) queueTimes {
 	return queueTimes{ran: max(q.ran-a.ran, 0), waited: max(q.waited-a.waited, 0), ok: q.ok && a.ok}
+}
+
+// add returns the sum of two processes' times, known only if both are.
+func (q queueTimes) add(b queueTimes) queueTimes {
+	return queueTimes{ran: q.ran + b.ran, waited: q.waited + b.waited, ok: q.ok && b.ok}
 }
 
 // describeQueues is the report's "run queues" line.
