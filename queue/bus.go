@@ -221,3 +221,7 @@ func (b *Bus) Tracking() jetstream.Consumer { _, t, _ := b.handles(); return t }
 // EventsStream is the name of the events stream, for readers such as
 // `txworker submit -wait` that follow events with an ordered consumer.
 func (b *Bus) EventsStream() string { return b.names.events }
+
+// StateBucket is the name of the key-value bucket that holds the claims,
+// for tools that read or write it directly (`txworker load -reference`).
+func (b *Bus) StateBucket() string { return b.names.state }

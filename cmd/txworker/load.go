@@ -30,6 +30,7 @@ type loadOptions struct {
 	keep         bool
 	quiet        bool
 	binary       string // worker executable; "" → this one
+	reference    string // sync: a reference consumer in the worker's place (loadreference.go)
 	profileDir   string // CPU profiles (and a trace) of each run go here
 	profileSecs  int
 	profileTrace time.Duration
@@ -48,6 +49,9 @@ scenarios:
            settle -settle-min..-settle-max (1s..20s) after acceptance
   sync     -count Journey Manager cancels (default 10,000) at -rate per second (1,000);
            the simulator answers after -platform-latency: what does the worker add?
+           With -reference, a reference consumer takes the worker's place: the same
+           hops written straight on nats.go, with the worker's claim writes (claims)
+           or none (bare), to measure what the machine costs any such design
   scale    -scale-count Corastone commands (100,000) tracked at once; they settle between
            -duration/2 and -duration (10m) after acceptance
 
@@ -76,6 +80,7 @@ func cmdLoad(ctx context.Context, args []string, _ func(string) string, stdout i
 	fs.DurationVar(&o.timeout, "timeout", 0, "give up waiting for a scenario's commands after this (0: from the scenario)")
 	fs.BoolVar(&o.keep, "keep", false, "keep each run's directory (worker logs, NATS store) and print where")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines")
+	fs.StringVar(&o.reference, "reference", "", "sync only: run a reference consumer instead of the worker, with the worker's claim writes (claims) or none (bare)")
 	fs.StringVar(&o.binary, "binary", "", "worker executable (default: this program)")
 	fs.StringVar(&o.profileDir, "profile", "", "write CPU profiles of the worker (TXWORKER_PPROF) and of this process (NATS, simulator, driver) to this directory, over the first -profile-seconds of each run")
 	fs.IntVar(&o.profileSecs, "profile-seconds", 10, "length of the -profile CPU profiles (1 to 25)")
@@ -118,6 +123,14 @@ func cmdLoad(ctx context.Context, args []string, _ func(string) string, stdout i
 	}
 	if o.naive && o.compare {
 		p.add("-naive and -compare exclude each other")
+	}
+	if o.reference != "" {
+		if !validReference(o.reference) {
+			p.add("-reference: %q is not %s", o.reference, strings.Join(referenceModes, " or "))
+		}
+		if len(o.scenarios) != 1 || o.scenarios[0] != "sync" || o.naive || o.compare {
+			p.add("-reference runs the sync scenario alone, without -naive or -compare")
+		}
 	}
 	if err := p.err(); err != nil {
 		return err

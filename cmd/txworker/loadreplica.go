@@ -25,6 +25,7 @@ type replica struct {
 	Name    string
 	LogPath string
 	bin     string
+	args    []string // the subcommand and its arguments; nil → run
 	env     []string
 
 	mu    sync.Mutex
@@ -62,7 +63,11 @@ func (p *replica) Start(ctx context.Context) error {
 	}
 	st, _ := logf.Stat()
 	from := st.Size()
-	cmd := exec.Command(p.bin, "run")
+	args := p.args
+	if len(args) == 0 {
+		args = []string{"run"}
+	}
+	cmd := exec.Command(p.bin, args...)
 	cmd.Env = p.env
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {

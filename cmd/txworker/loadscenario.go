@@ -93,7 +93,12 @@ func runScenario(ctx context.Context, o loadOptions, name string, naive bool) (*
 	if o.profileDir != "" {
 		env["TXWORKER_PPROF"] = "true"
 	}
+	mode := modeName(naive)
 	rc := rigConfig{Binary: o.binary, KeepDir: o.keep, Sim: s.sim, Env: env}
+	if o.reference != "" {
+		mode = "reference-" + o.reference
+		rc.Command = []string{"load-reference", o.reference}
+	}
 	if s.timer != nil {
 		rc.SimMiddleware = s.timer.wrap
 	}
@@ -102,7 +107,7 @@ func runScenario(ctx context.Context, o loadOptions, name string, naive bool) (*
 		return nil, err
 	}
 	defer r.Close()
-	res := &loadResult{scenario: name, mode: modeName(naive), opts: o, count: s.count}
+	res := &loadResult{scenario: name, mode: mode, opts: o, count: s.count}
 	if o.keep {
 		res.dir = r.Dir
 	}
@@ -122,10 +127,10 @@ func runScenario(ctx context.Context, o loadOptions, name string, naive bool) (*
 	wakeBefore := readWakeups(ctx, reps, nil)
 	machineBefore, okBefore := readMachineTimes()
 	res.start = time.Now()
-	stopProgress := progress(o, r, col, &s, modeName(naive), res.start)
+	stopProgress := progress(o, r, col, &s, mode, res.start)
 	var prof *profiler
 	if o.profileDir != "" {
-		prof = &profiler{dir: o.profileDir, prefix: name + "-" + modeName(naive), seconds: o.profileSecs,
+		prof = &profiler{dir: o.profileDir, prefix: name + "-" + mode, seconds: o.profileSecs,
 			trace: o.profileTrace, addr: reps[0].Addr()}
 		prof.start(ctx)
 	}

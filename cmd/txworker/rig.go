@@ -157,6 +157,9 @@ type rigConfig struct {
 	// process's own executable (os.Executable), which is right for
 	// `go run ./cmd/txworker load`; tests pass a freshly built binary.
 	Binary string
+	// Command is what the replicas run: the subcommand and its arguments.
+	// Default: run (the service).
+	Command []string
 	// Dir holds the replicas' log files and the NATS store. Default: a new
 	// temporary directory, removed by Close unless KeepDir.
 	Dir     string
@@ -329,11 +332,11 @@ func (r *rig) StartWorkers(ctx context.Context, n int) ([]*replica, *collector, 
 	return reps, col, nil
 }
 
-// StartReplica starts `txworker run` as a new OS process named name (its
+// StartReplica starts `txworker run` (or cfg.Command) as a new OS process named name (its
 // logs go to {Dir}/{name}.log) with r.Env(extra), and returns once its
 // /readyz answers 200. Close kills every replica still running.
 func (r *rig) StartReplica(ctx context.Context, name string, extra map[string]string) (*replica, error) {
-	p := &replica{Name: name, LogPath: filepath.Join(r.Dir, name+".log"), bin: r.cfg.Binary, env: r.Env(extra)}
+	p := &replica{Name: name, LogPath: filepath.Join(r.Dir, name+".log"), bin: r.cfg.Binary, args: r.cfg.Command, env: r.Env(extra)}
 	r.mu.Lock()
 	r.replicas = append(r.replicas, p)
 	r.mu.Unlock()

@@ -66,6 +66,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return cmdLoad(ctx, rest, getenv, stdout)
 	case "chaos":
 		return cmdChaos(ctx, rest, getenv, stdout)
+	case "load-reference": // started by `load -reference`, not for people
+		return cmdLoadReference(ctx, rest, getenv, stdout)
 	case "version":
 		fmt.Fprintln(stdout, "txworker", version)
 		return nil

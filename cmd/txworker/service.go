@@ -86,10 +86,18 @@ func startService(ctx context.Context, cfg serviceConfig, logger *zap.Logger) (*
 	if err != nil {
 		return fail(fmt.Errorf("worker: %w", err))
 	}
+	intake := w.Run
+	if cfg.reference != "" {
+		ref, err := newReference(ctx, cfg.reference, bus, jm, cfg.Worker.Concurrency, logger)
+		if err != nil {
+			return fail(err)
+		}
+		intake = ref.Run
+	}
 	p := poller.New(cfg.Poller, bus, s.cs, logger, s.m)
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
-	s.loop(runCtx, "worker", w.Run)
+	s.loop(runCtx, "worker", intake)
 	s.loop(runCtx, "poller", p.Run)
 	s.loop(runCtx, "token", s.firstToken)
 	logger.Info("txworker started", zap.String("http_addr", s.srv.Addr()),

@@ -21,6 +21,8 @@ type serviceConfig struct {
 	Pprof           bool
 	LogLevel        string
 	ShutdownTimeout time.Duration
+
+	reference string // `txworker load-reference`: a reference consumer takes the commands (loadreference.go)
 }
 
 // resolve turns the settings into a serviceConfig, naming every problem.

@@ -1,0 +1,273 @@
+package main
+
+// The reference consumer: what `txworker load -scenario sync -reference
+// MODE` runs in the worker's place, to measure what the machine itself costs
+// a command that crosses the bus, the platform and the bus again. It is the
+// shortest program with the same hops, written straight on nats.go's
+// jetstream API and the platform client, with none of the worker's code:
+// no validation beyond parsing, no metrics, no logging per command, no
+// retries, no leases.
+//
+//	claims  the worker's writes: the claim before the call, the terminal
+//	        claim before the event, the published mark after it
+//	bare    none: the command, the call, the event; the floor of any design
+//	        that passes a command through JetStream to another process
+//
+// It handles cancel-txn only (the sync scenario) and does not survive
+// faults: a command it cannot finish is terminated and logged, and the load
+// run then reports it as never ended. It is an instrument, not a worker.
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/txworker/txworker/platform"
+	"github.com/txworker/txworker/queue"
+	"github.com/txworker/txworker/worker"
+)
+
+const (
+	referenceClaims = "claims"
+	referenceBare   = "bare"
+)
+
+// referenceModes are the -reference values, in the order usage names them.
+var referenceModes = []string{referenceClaims, referenceBare}
+
+// cmdLoadReference is `txworker load-reference MODE`, which `txworker load
+// -reference MODE` starts as the replica: the service with its
+// configuration (TXWORKER_* or flags, as run), its ops server and its
+// poller, and the reference consumer taking the commands.
+func cmdLoadReference(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := newFlagSet("load-reference", stdout)
+	v := register(fs, getenv)
+	if err := parseFlags(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() != 1 || !validReference(fs.Arg(0)) {
+		return &usageError{msg: fmt.Sprintf("load-reference takes one mode, %s; got %q", strings.Join(referenceModes, " or "), fs.Args())}
+	}
+	cfg, err := resolve(v)
+	if err != nil {
+		return err
+	}
+	cfg.reference = fs.Arg(0)
+	logger, err := newLogger(cfg.LogLevel, stdout)
+	if err != nil {
+		return err
+	}
+	gcPercent(getenv)
+	return serve(ctx, cfg, logger)
+}
+
+func validReference(mode string) bool {
+	for _, m := range referenceModes {
+		if mode == m {
+			return true
+		}
+	}
+	return false
+}
+
+// reference consumes commands the way the reference mode says.
+type reference struct {
+	mode   string
+	bus    *queue.Bus
+	js     jetstream.JetStream
+	kv     jetstream.KeyValue // nil when bare
+	jm     worker.JourneyManager
+	slots  chan struct{} // one per command in hand
+	log    *zap.Logger
+	cancel platform.Action
+}
+
+// newReference binds a reference consumer to a provisioned bus.
+func newReference(ctx context.Context, mode string, bus *queue.Bus, jm worker.JourneyManager, concurrency int, logger *zap.Logger) (*reference, error) {
+	if !validReference(mode) {
+		return nil, fmt.Errorf("reference mode %q is not %s", mode, strings.Join(referenceModes, " or "))
+	}
+	if jm == nil {
+		return nil, errors.New("the reference consumer sends cancel-txn: it needs a Journey Manager")
+	}
+	act, _ := platform.LookupAction("cancel-txn")
+	r := &reference{mode: mode, bus: bus, js: bus.JetStream(), jm: jm, slots: make(chan struct{}, max(concurrency, 1)),
+		log: logger.Named("reference"), cancel: act}
+	if mode == referenceClaims {
+		kv, err := r.js.KeyValue(ctx, bus.StateBucket())
+		if err != nil {
+			return nil, fmt.Errorf("claims bucket: %w", err)
+		}
+		r.kv = kv
+	}
+	return r, nil
+}
+
+// Run takes commands, each on a goroutine of its own, at most
+// cap(slots) at once, until ctx ends; then it waits for those in hand.
+func (r *reference) Run(ctx context.Context) error {
+	r.log.Info("reference consumer in the worker's place", zap.String("mode", r.mode))
+	cc, err := r.bus.Commands().Consume(func(m jetstream.Msg) {
+		select {
+		case r.slots <- struct{}{}:
+		case <-ctx.Done():
+			return // not taken: redelivered after the ack wait
+		}
+		go func() {
+			defer func() { <-r.slots }()
+			r.handle(ctx, m)
+		}()
+	}, jetstream.PullMaxMessages(cap(r.slots)))
+	if err != nil {
+		return fmt.Errorf("consume: %w", err)
+	}
+	<-ctx.Done()
+	cc.Stop()
+	for range cap(r.slots) {
+		r.slots <- struct{}{}
+	}
+	return nil
+}
+
+// referenceClaim is about the size and shape of the worker's claim.
+type referenceClaim struct {
+	CommandID  string    `json:"commandId"`
+	Action     string    `json:"action"`
+	ProcessID  string    `json:"processId"`
+	Resource   string    `json:"resource"`
+	State      string    `json:"state"`
+	Outcome    string    `json:"outcome,omitempty"`
+	Owner      string    `json:"owner"`
+	StreamSeq  uint64    `json:"streamSeq"`
+	Attempts   int       `json:"attempts"`
+	ReceivedAt time.Time `json:"receivedAt"`
+	LeaseUntil time.Time `json:"leaseUntil"`
+	Published  bool      `json:"published,omitempty"`
+}
+
+// referenceEvent is a CloudEvent with the data the load driver reads.
+type referenceEvent struct {
+	SpecVersion string `json:"specversion"`
+	ID          string `json:"id"`
+	Source      string `json:"source"`
+	Type        string `json:"type"`
+	Subject     string `json:"subject"`
+	Time        string `json:"time"`
+	ContentType string `json:"datacontenttype"`
+	Data        struct {
+		CommandID      string `json:"commandId"`
+		Action         string `json:"action"`
+		ProcessID      string `json:"processId"`
+		Outcome        string `json:"outcome"`
+		PlatformStatus string `json:"platformStatus,omitempty"`
+		ReceivedAt     string `json:"receivedAt"`
+	} `json:"data"`
+}
+
+// handle is one command: claim, call, terminal claim, event, published
+// mark, ack (claims) or call, event, ack (bare).
+func (r *reference) handle(ctx context.Context, m jetstream.Msg) {
+	var cmd struct {
+		CommandID string          `json:"commandId"`
+		ProcessID string          `json:"processId"`
+		Params    json.RawMessage `json:"params"`
+	}
+	meta, err := m.Metadata()
+	if err == nil {
+		err = json.Unmarshal(m.Data(), &cmd)
+	}
+	if err == nil && (cmd.CommandID == "" || !strings.HasSuffix(m.Subject(), ".cmd.cancel-txn")) {
+		err = errors.New("the reference takes cancel-txn commands with a commandId only")
+	}
+	var req *platform.Request
+	if err == nil {
+		var problems []string
+		if req, problems = r.cancel.Parse(cmd.Params); len(problems) > 0 {
+			err = errors.New(strings.Join(problems, "; "))
+		}
+	}
+	if err != nil {
+		r.drop(m, "command", err)
+		return
+	}
+	if cmd.ProcessID == "" {
+		cmd.ProcessID = uuid.NewString()
+	}
+	key := base64.RawURLEncoding.EncodeToString([]byte(cmd.CommandID))
+	cl := referenceClaim{CommandID: cmd.CommandID, Action: r.cancel.Name, ProcessID: cmd.ProcessID, Resource: req.Resource,
+		State: "calling", Owner: uuid.NewString(), StreamSeq: meta.Sequence.Stream, Attempts: 1,
+		ReceivedAt: meta.Timestamp.UTC(), LeaseUntil: time.Now().Add(time.Minute).UTC()}
+	var rev uint64
+	if r.kv != nil {
+		if rev, err = r.kv.Create(ctx, key, mustJSON(cl)); err != nil {
+			r.drop(m, "claim", err)
+			return
+		}
+	}
+	status, callErr := r.jm.Cancel(ctx, req)
+	outcome := queue.OutcomeSucceeded
+	if callErr != nil {
+		outcome = queue.OutcomeFailed
+	}
+	if r.kv != nil {
+		cl.State, cl.Outcome = "terminal", outcome
+		if rev, err = r.kv.Update(ctx, key, mustJSON(cl), rev); err != nil {
+			r.drop(m, "terminal claim", err)
+			return
+		}
+	}
+	ev := referenceEvent{SpecVersion: "1.0", ID: cmd.CommandID + ":" + outcome, Source: "txworker-reference",
+		Type: "txworker." + r.cancel.Name + "." + outcome, Subject: req.Resource, Time: time.Now().UTC().Format(time.RFC3339Nano),
+		ContentType: "application/json"}
+	ev.Data.CommandID, ev.Data.Action, ev.Data.ProcessID, ev.Data.Outcome = cmd.CommandID, r.cancel.Name, cmd.ProcessID, outcome
+	ev.Data.PlatformStatus, ev.Data.ReceivedAt = status, meta.Timestamp.UTC().Format(time.RFC3339Nano)
+	msg := nats.NewMsg(r.bus.EventSubject(r.cancel.Name, outcome))
+	msg.Data = mustJSON(ev)
+	msg.Header.Set(nats.MsgIdHdr, ev.ID)
+	msg.Header.Set("Content-Type", "application/cloudevents+json")
+	if _, err := r.js.PublishMsg(ctx, msg); err != nil {
+		r.drop(m, "event", err)
+		return
+	}
+	if r.kv != nil {
+		cl.Published = true
+		if _, err := r.kv.Update(ctx, key, mustJSON(cl), rev); err != nil {
+			r.log.Error("published mark", zap.String("command_id", cmd.CommandID), zap.Error(err))
+		}
+	}
+	if err := m.Ack(); err != nil {
+		r.log.Warn("ack", zap.String("command_id", cmd.CommandID), zap.Error(err))
+	}
+}
+
+// drop terminates a command the reference cannot finish; the load run
+// reports it as never ended.
+func (r *reference) drop(m jetstream.Msg, step string, err error) {
+	r.log.Error("command dropped by the reference consumer", zap.String("step", step), zap.Error(err))
+	if err := m.TermWithReason("reference: " + step); err != nil {
+		r.log.Warn("term", zap.Error(err))
+	}
+}
+
+// mustJSON marshals values that cannot fail to marshal.
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
