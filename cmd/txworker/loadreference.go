@@ -43,6 +43,9 @@ const (
 	referenceBare   = "bare"
 )
 
+// referenceTimeout bounds one command's handling.
+const referenceTimeout = 30 * time.Second
+
 // referenceModes are the -reference values, in the order usage names them.
 var referenceModes = []string{referenceClaims, referenceBare}
 
@@ -129,7 +132,10 @@ func (r *reference) Run(ctx context.Context) error {
 		}
 		go func() {
 			defer func() { <-r.slots }()
-			r.handle(ctx, m)
+			// A command in hand is finished even when ctx ends (shutdown).
+			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), referenceTimeout)
+			defer cancel()
+			r.handle(hctx, m)
 		}()
 	}, jetstream.PullMaxMessages(cap(r.slots)))
 	if err != nil {
