@@ -65,17 +65,7 @@ func cmdLoadReference(ctx context.Context, args []string, getenv func(string) st
 	if fs.NArg() != 1 || !validReference(fs.Arg(0)) {
 		return &usageError{msg: fmt.Sprintf("load-reference takes one mode, %s; got %q", strings.Join(referenceModes, " or "), fs.Args())}
 	}
-	cfg, err := resolve(v)
-	if err != nil {
-		return err
-	}
-	cfg.reference = fs.Arg(0)
-	logger, err := newLogger(cfg.LogLevel, stdout)
-	if err != nil {
-		return err
-	}
-	gcPercent(getenv)
-	return serve(ctx, cfg, logger)
+	return serveSettings(ctx, v, fs.Arg(0), getenv, stdout)
 }
 
 func validReference(mode string) bool {

@@ -118,10 +118,18 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdo
 	if done, err := parseCommand(fs, args); done {
 		return err
 	}
+	return serveSettings(ctx, v, "", getenv, stdout)
+}
+
+// serveSettings resolves the settings and runs the service until ctx
+// ends; reference, when set, puts a reference consumer in the worker's
+// place (`txworker load-reference`).
+func serveSettings(ctx context.Context, v values, reference string, getenv func(string) string, stdout io.Writer) error {
 	cfg, err := resolve(v)
 	if err != nil {
 		return err
 	}
+	cfg.reference = reference
 	logger, err := newLogger(cfg.LogLevel, stdout)
 	if err != nil {
 		return err
