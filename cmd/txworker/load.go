@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -125,7 +126,7 @@ func cmdLoad(ctx context.Context, args []string, _ func(string) string, stdout i
 		p.add("-naive and -compare exclude each other")
 	}
 	if o.reference != "" {
-		if !validReference(o.reference) {
+		if !slices.Contains(referenceModes, o.reference) {
 			p.add("-reference: %q is not %s", o.reference, strings.Join(referenceModes, " or "))
 		}
 		if len(o.scenarios) != 1 || o.scenarios[0] != "sync" || o.naive || o.compare {

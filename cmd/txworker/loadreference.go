@@ -25,6 +25,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -62,26 +63,16 @@ func cmdLoadReference(ctx context.Context, args []string, getenv func(string) st
 		}
 		return err
 	}
-	if fs.NArg() != 1 || !validReference(fs.Arg(0)) {
+	if fs.NArg() != 1 || !slices.Contains(referenceModes, fs.Arg(0)) {
 		return &usageError{msg: fmt.Sprintf("load-reference takes one mode, %s; got %q", strings.Join(referenceModes, " or "), fs.Args())}
 	}
 	return serveSettings(ctx, v, fs.Arg(0), getenv, stdout)
-}
-
-func validReference(mode string) bool {
-	for _, m := range referenceModes {
-		if mode == m {
-			return true
-		}
-	}
-	return false
 }
 
 // reference consumes commands the way the reference mode says.
 type reference struct {
 	mode   string
 	bus    *queue.Bus
-	js     jetstream.JetStream
 	kv     jetstream.KeyValue // nil when bare
 	jm     worker.JourneyManager
 	slots  chan struct{} // one per command in hand
@@ -91,17 +82,17 @@ type reference struct {
 
 // newReference binds a reference consumer to a provisioned bus.
 func newReference(ctx context.Context, mode string, bus *queue.Bus, jm worker.JourneyManager, concurrency int, logger *zap.Logger) (*reference, error) {
-	if !validReference(mode) {
+	if !slices.Contains(referenceModes, mode) {
 		return nil, fmt.Errorf("reference mode %q is not %s", mode, strings.Join(referenceModes, " or "))
 	}
 	if jm == nil {
 		return nil, errors.New("the reference consumer sends cancel-txn: it needs a Journey Manager")
 	}
 	act, _ := platform.LookupAction("cancel-txn")
-	r := &reference{mode: mode, bus: bus, js: bus.JetStream(), jm: jm, slots: make(chan struct{}, max(concurrency, 1)),
+	r := &reference{mode: mode, bus: bus, jm: jm, slots: make(chan struct{}, max(concurrency, 1)),
 		log: logger.Named("reference"), cancel: act}
 	if mode == referenceClaims {
-		kv, err := r.js.KeyValue(ctx, bus.StateBucket())
+		kv, err := bus.JetStream().KeyValue(ctx, bus.StateBucket())
 		if err != nil {
 			return nil, fmt.Errorf("claims bucket: %w", err)
 		}
@@ -235,7 +226,7 @@ func (r *reference) handle(ctx context.Context, m jetstream.Msg) {
 	msg.Data = mustJSON(ev)
 	msg.Header.Set(nats.MsgIdHdr, ev.ID)
 	msg.Header.Set("Content-Type", "application/cloudevents+json")
-	if _, err := r.js.PublishMsg(ctx, msg); err != nil {
+	if _, err := r.bus.JetStream().PublishMsg(ctx, msg); err != nil {
 		r.drop(m, "event", err)
 		return
 	}
