@@ -55,6 +55,7 @@ var settings = []setting{
 	{name: "platform-rps", def: "50", help: "request rate cap per replica and platform (0: none)"},
 	{name: "request-timeout", def: "10s", help: "timeout of one platform request"},
 	{name: "max-attempts", def: "8", help: "retry budget of a command's platform call on transient faults"},
+	{name: "max-retry-after", def: "5m", help: "the longest Retry-After honoured; a longer one is capped to this"},
 	{name: "poll-interval", def: "2s", help: "first wait between polls of an orchestration"},
 	{name: "poll-max-interval", def: "30s", help: "longest wait between polls"},
 	{name: "poll-backoff-after", def: "20s", help: "orchestrations younger than this are polled every poll interval; then the wait doubles per further period, up to the maximum"},
@@ -172,7 +173,9 @@ func (v values) duration(name string, p *problems) time.Duration {
 	return d
 }
 
-// httpURL checks a platform URL: absolute, http(s), https unless allowed.
+// httpURL checks a platform URL: absolute, http(s), https unless allowed,
+// no credentials, query or fragment (SPEC §6: refused as a configuration
+// problem before anything is connected).
 func (v values) httpURL(name string, required, insecureOK bool, p *problems) string {
 	raw := v.str(name)
 	if raw == "" {
@@ -188,6 +191,15 @@ func (v values) httpURL(name string, required, insecureOK bool, p *problems) str
 	}
 	if u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		p.add("%s: %q is not an http(s) URL", envName(name), u.Redacted())
+		return ""
+	}
+	if u.User != nil {
+		// Not echoed, not even redacted: the user name may be a secret too.
+		p.add("%s must not hold credentials (user:password@); use the client id and secret settings", envName(name))
+		return ""
+	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#") {
+		p.add("%s: %q must not hold a query or fragment", envName(name), u.Scheme+"://"+u.Host+u.EscapedPath())
 		return ""
 	}
 	if u.Scheme == "http" && !insecureOK {

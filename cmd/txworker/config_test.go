@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
 )
 
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -104,5 +105,42 @@ func TestServiceSetsGCTargetUnlessGOGCIsSet(t *testing.T) {
 	}
 	if now := debug.SetGCPercent(100); now != serviceGOGC {
 		t.Errorf("GOGC unset: the target is %d, want %d", now, serviceGOGC)
+	}
+}
+
+// A platform URL holding credentials, a query or a fragment is a
+// configuration problem (exit 2) found before anything is connected: NATS
+// here is unreachable, and run must not wait for it.
+func TestPlatformURLWithCredentialsQueryOrFragmentIsRefusedBeforeConnecting(t *testing.T) {
+	const secret = "s3cr3t-in-url"
+	for name, env := range map[string]map[string]string{
+		"credentials": {"TXWORKER_PLATFORM_URL": "https://user:" + secret + "@platform.example"},
+		"user only":   {"TXWORKER_PLATFORM_URL": "https://" + secret + "@platform.example"},
+		"query":       {"TXWORKER_PLATFORM_URL": "https://platform.example/?key=" + secret},
+		"empty query": {"TXWORKER_PLATFORM_URL": "https://platform.example/?"},
+		"fragment":    {"TXWORKER_PLATFORM_URL": "https://platform.example/#" + secret},
+		"token url":   {"TXWORKER_PLATFORM_URL": "https://platform.example", "TXWORKER_TOKEN_URL": "https://a:" + secret + "@idp.example/token"},
+		"jm url": {"TXWORKER_PLATFORM_URL": "https://platform.example", "TXWORKER_JM_URL": "https://jm.example/?t=" + secret,
+			"TXWORKER_JM_USERNAME": "u", "TXWORKER_JM_PASSWORD": "p"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			env["TXWORKER_NATS_URL"] = "nats://127.0.0.1:1" // nothing listens: connecting would hang
+			env["TXWORKER_CLIENT_ID"] = "id"
+			env["TXWORKER_CLIENT_SECRET"] = "secret"
+			env["TXWORKER_HTTP_ADDR"] = "127.0.0.1:0"
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			var out bytes.Buffer
+			err := run(ctx, []string{"run"}, envOf(env), &out)
+			if exitCode(err) != 2 || ctx.Err() != nil {
+				t.Fatalf("err %v (exit %d, ctx %v), want a configuration problem with exit 2 at once", err, exitCode(err), ctx.Err())
+			}
+			if !strings.Contains(err.Error(), "must not hold") {
+				t.Errorf("error does not say what is wrong: %v", err)
+			}
+			if strings.Contains(err.Error()+out.String(), secret) {
+				t.Errorf("the URL's secret part is echoed: %v", err)
+			}
+		})
 	}
 }

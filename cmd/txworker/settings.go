@@ -21,6 +21,8 @@ type serviceConfig struct {
 	Pprof           bool
 	LogLevel        string
 	ShutdownTimeout time.Duration
+	// MaxRetryAfter caps every Retry-After this replica honours (SPEC §6).
+	MaxRetryAfter time.Duration
 
 	reference string // `txworker load-reference`: a reference consumer takes the commands (loadreference.go)
 }
@@ -47,6 +49,7 @@ func resolve(v values) (serviceConfig, error) {
 		Pprof:           v.boolean("pprof", &p),
 		LogLevel:        v.str("log-level"),
 		ShutdownTimeout: v.duration("shutdown-timeout", &p),
+		MaxRetryAfter:   v.duration("max-retry-after", &p),
 	}
 	if err := sc.Queue.Validate(); err != nil {
 		p.add("%v", err)
