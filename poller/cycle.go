@@ -107,8 +107,8 @@ func (p *Poller) sweep(ctx context.Context, msgs []jetstream.Msg) {
 	p.reschedule(items, p.gate.remaining(now), now)
 }
 
-// decode turns messages into items; an undecodable message cannot become
-// an event and is terminated.
+// decode turns messages into items; an undecodable message (or one without
+// its commandId) cannot become an event and is terminated.
 func (p *Poller) decode(msgs []jetstream.Msg) []*item {
 	items := make([]*item, 0, len(msgs))
 	for _, msg := range msgs {
@@ -118,8 +118,8 @@ func (p *Poller) decode(msgs []jetstream.Msg) []*item {
 			it.polls = int(meta.NumDelivered)
 			err = queue.DecodeTrack(msg.Data(), &it.track)
 		}
-		if err == nil && (it.track.CommandID == "" || it.track.OrchestrationID == "") {
-			err = errMissingIDs
+		if err == nil && it.track.CommandID == "" {
+			err = errMissingIDs // an event needs its commandId (an invalid orchestrationId ends the command: refuseInvalid)
 		}
 		if err != nil {
 			n := p.dropped.Add(1)

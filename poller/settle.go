@@ -14,7 +14,7 @@ import (
 	"github.com/txworker/txworker/queue"
 )
 
-var errMissingIDs = errors.New("commandId or orchestrationId missing")
+var errMissingIDs = errors.New("commandId missing")
 
 // apply carries a step out: re-schedule, or settle and acknowledge. A
 // settle that fails (bus unavailable) re-schedules the message: the next
