@@ -225,3 +225,6 @@ func TestPauseCapped(t *testing.T) {
 		}
 	}
 }
+
+// The metrics count what the platform client sets aside.
+var _ platform.AnswerObserver = (*metrics.Metrics)(nil)
