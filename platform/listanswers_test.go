@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -341,5 +344,82 @@ func TestListUnreadableIsNotAFault(t *testing.T) {
 	var e *Error
 	if err != nil || len(got) != 1 || !errors.As(got[0].Unreadable, &e) || len(f.apiRequests()) != 1 {
 		t.Errorf("got %+v, %v after %d requests", got, err, len(f.apiRequests()))
+	}
+}
+
+// TestHostileOrchestrationAnswers answers Orchestrations(o-000…o-009) with each page of
+// testdata/hostile/answers/orchestrations.*.json (README-orchestrations.md): never an error, one
+// request, and only the elements the table names are set aside.
+func TestHostileOrchestrationAnswers(t *testing.T) {
+	type want struct {
+		readable    int      // of the ids asked for
+		unreadable  []string // returned with Unreadable
+		unrequested int
+	}
+	bad3 := want{9, []string{"o-003"}, 0}
+	expect := map[string]want{
+		"timestamp-year-99999":     bad3,
+		"timestamp-number-too-big": bad3,
+		"currentstep-too-big":      bad3,
+		"unknown-status":           bad3,
+		"status-wrong-type":        bad3,
+		"processids-wrong-type":    bad3,
+		"id-wrong-type":            {9, nil, 0},
+		"id-missing":               {9, nil, 0},
+		"null-element":             {9, nil, 0},
+		"bad-then-good-same-id":    {10, nil, 0},
+		"unrequested-ids":          {7, nil, 3},
+		"filter-ignored":           {0, nil, 50},
+	}
+	files, err := filepath.Glob("../testdata/hostile/answers/orchestrations.*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("corpus: %v (%d files)", err, len(files))
+	}
+	seen := map[string]bool{}
+	for _, file := range files {
+		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(file), "orchestrations."), ".json")
+		seen[name] = true
+		t.Run(name, func(t *testing.T) {
+			w, ok := expect[name]
+			if !ok {
+				t.Fatal("no expectation: add the file to this table and to README-orchestrations.md")
+			}
+			body, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := newFakeCorastone(t)
+			f.setAPI(func(rw http.ResponseWriter, r *http.Request, _ []byte) { writeJSON(rw, 200, string(body)) })
+			obs := &countingObserver{}
+			c := newTestCorastone(t, f.config(), obs)
+			got, err := c.Orchestrations(context.Background(), ids("o", 10))
+			if err != nil {
+				t.Fatalf("the page failed: %v", err)
+			}
+			readable := 0
+			var unreadable []string
+			for _, o := range got {
+				if o.Unreadable != nil {
+					unreadable = append(unreadable, o.OrchestrationID)
+					if o.Unreadable.Code != CodeMalformedResponse || o.Unreadable.Body == "" {
+						t.Errorf("%s: %+v", o.OrchestrationID, o.Unreadable)
+					}
+					continue
+				}
+				readable++
+			}
+			if readable != w.readable || !slices.Equal(unreadable, w.unreadable) || obs.unrequestedOf("orchestrations") != w.unrequested {
+				t.Errorf("readable %d, unreadable %q, unrequested %d; want %d %q %d",
+					readable, unreadable, obs.unrequestedOf("orchestrations"), w.readable, w.unreadable, w.unrequested)
+			}
+			if n := len(f.apiRequests()); n != 1 {
+				t.Errorf("%d requests, want 1", n)
+			}
+		})
+	}
+	for name := range expect {
+		if !seen[name] {
+			t.Errorf("expected file orchestrations.%s.json is missing", name)
+		}
 	}
 }
