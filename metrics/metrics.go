@@ -42,6 +42,7 @@ type Metrics struct {
 	requests        *prometheus.CounterVec   // platform, endpoint, code
 	requestDuration *prometheus.HistogramVec // platform, endpoint
 	platformErrors  *prometheus.CounterVec   // platform, code
+	unrequested     *prometheus.CounterVec   // platform, endpoint
 	tokenFetches    *prometheus.CounterVec   // platform, result
 	retries         *prometheus.CounterVec   // stage
 	backoff         *prometheus.HistogramVec // stage
@@ -121,6 +122,10 @@ func New(reg prometheus.Registerer) *Metrics {
 			Namespace: namespace, Name: "platform_errors_total",
 			Help: "Platform error codes received, by platform and documented code (\"other\" for any other code).",
 		}, []string{"platform", "code"}),
+		unrequested: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "platform_unrequested_total",
+			Help: "Elements of Transactions API answers naming ids that were not asked for (ignored; a page holding any ends the paging).",
+		}, []string{"platform", "endpoint"}),
 		tokenFetches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "token_fetches_total",
 			Help: "OAuth2 token fetches, by platform and result (ok, error).",
@@ -177,7 +182,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	m.initialise()
 	if reg != nil {
 		reg.MustRegister(m.received, m.rejected, m.terminal, m.duration, m.published, m.duplicates,
-			m.requests, m.requestDuration, m.platformErrors, m.tokenFetches, m.retries, m.backoff,
+			m.requests, m.requestDuration, m.platformErrors, m.unrequested, m.tokenFetches, m.retries, m.backoff,
 			m.paused, m.polls, m.pollBatch, m.tracked, m.oldest, m.pending, m.ready)
 	}
 	return m
@@ -216,6 +221,10 @@ func (m *Metrics) initialise() {
 			m.platformErrors.WithLabelValues(p, c)
 		}
 		m.platformErrors.WithLabelValues(p, Other)
+		if p == "corastone" {
+			m.unrequested.WithLabelValues(p, "orchestrations")
+			m.unrequested.WithLabelValues(p, "transactions")
+		}
 		m.tokenFetches.WithLabelValues(p, "ok")
 		m.tokenFetches.WithLabelValues(p, "error")
 		m.paused.WithLabelValues(p, StageAction)

@@ -25,6 +25,7 @@ var families = map[string]dto.MetricType{
 	"txworker_platform_requests_total":           dto.MetricType_COUNTER,
 	"txworker_platform_request_duration_seconds": dto.MetricType_HISTOGRAM,
 	"txworker_platform_errors_total":             dto.MetricType_COUNTER,
+	"txworker_platform_unrequested_total":        dto.MetricType_COUNTER,
 	"txworker_token_fetches_total":               dto.MetricType_COUNTER,
 	"txworker_retries_total":                     dto.MetricType_COUNTER,
 	"txworker_backoff_seconds":                   dto.MetricType_HISTOGRAM,

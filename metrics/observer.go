@@ -39,3 +39,13 @@ func (m *Metrics) ObserveTokenFetch(platform string, ok bool) {
 	}
 	m.tokenFetches.WithLabelValues(m.platforms.or(platform, Other), result).Inc()
 }
+
+// ObserveUnrequested counts n elements of a Transactions API answer naming
+// ids that were not asked for. It implements the platform client's
+// AnswerObserver.
+func (m *Metrics) ObserveUnrequested(platform, endpoint string, n int) {
+	if m == nil || n <= 0 {
+		return
+	}
+	m.unrequested.WithLabelValues(m.platforms.or(platform, Other), m.endpoints.or(endpoint, Other)).Add(float64(n))
+}

@@ -17,6 +17,9 @@ package platform
 
 import (
 	"encoding/json"
+	"errors"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -242,4 +245,95 @@ func asciiEqualFold(key []byte, name string) bool {
 		}
 	}
 	return true
+}
+
+// unreadableElement is an element of a list page that could not be read whole: json.Unmarshal
+// refused it (a wrong type, an out-of-range timestamp or number) or a check did (an unknown
+// status). id is its own id when that can be read (else ""), raw the element.
+type unreadableElement struct {
+	id  string
+	raw []byte
+	err error
+}
+
+// decodeOrchestrationsPage decodes a page of orchestrations element by element: the elements that
+// json.Unmarshal reads and whose status is a documented one, in order, and the others set aside
+// with their orchestrationId when it can be read. err is set only when the page itself is not a
+// JSON array (then nothing can be told apart). A page that decodes whole costs one pass of
+// decodeOrchestrations.
+func decodeOrchestrationsPage(data []byte) ([]Orchestration, []unreadableElement, error) {
+	if page, err := decodeOrchestrations(data); err == nil &&
+		!slices.ContainsFunc(page, func(o Orchestration) bool { return checkOrchestration(o) != nil }) {
+		return page, nil, nil
+	}
+	return decodeElements(data, "orchestrationId", func(raw []byte) (Orchestration, error) {
+		var o Orchestration
+		if err := json.Unmarshal(raw, &o); err != nil {
+			return Orchestration{}, err
+		}
+		return o, checkOrchestration(o)
+	})
+}
+
+// decodeTransactionsPage is decodeOrchestrationsPage for a page of transactions; any status is
+// taken (only failed and timed_out mean anything to the worker).
+func decodeTransactionsPage(data []byte) ([]Transaction, []unreadableElement, error) {
+	var page []Transaction
+	if err := json.Unmarshal(data, &page); err == nil {
+		return page, nil, nil
+	}
+	return decodeElements(data, "processId", func(raw []byte) (Transaction, error) {
+		var t Transaction
+		err := json.Unmarshal(raw, &t)
+		return t, err
+	})
+}
+
+// orchestrationStatuses are the documented statuses of an orchestration (platform-apis §3).
+var orchestrationStatuses = []string{"queued", "in_progress", "success", "failed", "dlq"}
+
+// checkOrchestration refuses an element whose status is not a documented one (a null element,
+// whose fields are all zero, included).
+func checkOrchestration(o Orchestration) error {
+	switch {
+	case o.Status == "":
+		return errors.New("status missing")
+	case !slices.Contains(orchestrationStatuses, o.Status):
+		return errors.New("unknown status " + strconv.QuoteToASCII(excerpt([]byte(o.Status), 32)))
+	}
+	return nil
+}
+
+// decodeElements splits a JSON array into its elements and decodes each with one; the elements one
+// refuses are returned apart, each with its idKey member when that is a JSON string. err: data is
+// not a JSON array (null is an empty one, as json.Unmarshal has it).
+func decodeElements[T any](data []byte, idKey string, one func([]byte) (T, error)) ([]T, []unreadableElement, error) {
+	var raws []json.RawMessage
+	if err := json.Unmarshal(data, &raws); err != nil {
+		return nil, nil, err
+	}
+	var out []T
+	var bad []unreadableElement
+	for _, raw := range raws {
+		v, err := one(raw)
+		if err != nil {
+			bad = append(bad, unreadableElement{id: elementID(raw, idKey), raw: raw, err: err})
+			continue
+		}
+		out = append(out, v)
+	}
+	return out, bad, nil
+}
+
+// elementID is the member key of the JSON object raw when it is a string, else "".
+func elementID(raw []byte, key string) string {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return ""
+	}
+	var id string
+	if v, ok := m[key]; !ok || json.Unmarshal(v, &id) != nil {
+		return ""
+	}
+	return id
 }

@@ -2,12 +2,14 @@ package platform
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+
+	"go.uber.org/zap"
 )
 
 // Transactions API limits (platform-apis §3).
@@ -31,6 +33,27 @@ type Orchestration struct {
 	ProcessIDs          []string  `json:"processIds"`  // its transactions in execution order
 	SourceTransactionID string    `json:"sourceTransactionId"`
 	CurrentStep         int       `json:"currentStep"`
+
+	// Unreadable is set (and every other field but OrchestrationID is zero) when the answer's
+	// element for this orchestration could not be read: a field of the wrong type, an
+	// out-of-range timestamp or number, an unknown status. It is a Transient MALFORMED_RESPONSE
+	// *Error whose Body holds the element's first bytes. Never set by decoding JSON.
+	Unreadable *Error `json:"-"`
+}
+
+// AnswerObserver is implemented by an Observer that also counts the elements of Transactions API
+// answers naming ids that were not asked for (metrics.Metrics does); the clients call it when their
+// Observer has it.
+type AnswerObserver interface {
+	// ObserveUnrequested counts n elements of one answer page of endpoint ("orchestrations" or
+	// "transactions") that answer to ids not in the request's filter.
+	ObserveUnrequested(platform, endpoint string, n int)
+}
+
+func (c *Corastone) observeUnrequested(endpoint string, n int) {
+	if o, ok := c.obs.(AnswerObserver); ok {
+		o.ObserveUnrequested(c.platform, endpoint, n)
+	}
 }
 
 // Terminal reports whether the orchestration has ended: status success, failed or dlq.
@@ -64,7 +87,14 @@ type TransactionFilter struct {
 // Orchestrations returns the orchestrations among ids that the platform knows (unknown ids are
 // simply absent; order is the platform's). Ids are deduplicated and asked for in requests of at
 // most 50, each with pageSize=50 and offset=0; a full page is followed by the next offset. Only
-// orchestrations that were asked for are returned, each once. Every failure is an *Error; the
+// orchestrations that were asked for are returned, each once.
+//
+// An element of the answer that cannot be read (a field of the wrong type, an out-of-range
+// timestamp or number, an unknown status) does not fail the call: when its orchestrationId is
+// one asked for (and no readable element names it), it is returned with only that id and
+// Unreadable set; otherwise it is counted and dropped. Elements naming ids not asked for are
+// counted (AnswerObserver) and dropped; a page holding any ends the paging of its request, so a
+// platform that ignores the filter costs one page per request. Every failure is an *Error; the
 // first one ends the call.
 func (c *Corastone) Orchestrations(ctx context.Context, ids []string) ([]Orchestration, error) {
 	ids, err := c.cleanIDs(endpointOrchestrations, ids)
@@ -74,17 +104,22 @@ func (c *Corastone) Orchestrations(ctx context.Context, ids []string) ([]Orchest
 	var out []Orchestration
 	seen := map[string]bool{}
 	for chunk := range slices.Chunk(ids, maxOrchestrationIDs) {
-		want := setOf(chunk)
-		items, err := listAll(ctx, c, list[Orchestration]{endpoint: endpointOrchestrations, path: orchestrationsPath,
+		items, bad, err := listAll(ctx, c, list[Orchestration]{endpoint: endpointOrchestrations, path: orchestrationsPath,
 			filter: "orchestrationIdsFilter", id: orchestrationID, match: orchestrationID, onePerID: true,
-			decode: decodeOrchestrations}, chunk)
+			decode: decodeOrchestrationsPage}, chunk)
 		if err != nil {
 			return nil, err
 		}
 		for _, o := range items {
-			if want[o.OrchestrationID] && !seen[o.OrchestrationID] {
+			if !seen[o.OrchestrationID] {
 				seen[o.OrchestrationID] = true
 				out = append(out, o)
+			}
+		}
+		for _, b := range bad {
+			if !seen[b.id] {
+				seen[b.id] = true
+				out = append(out, Orchestration{OrchestrationID: b.id, Unreadable: b.err})
 			}
 		}
 	}
@@ -107,13 +142,12 @@ func (c *Corastone) Transactions(ctx context.Context, f TransactionFilter) ([]Tr
 	seen := map[string]bool{}
 	query := func(max int, q list[Transaction], ids []string) error {
 		for chunk := range slices.Chunk(ids, max) {
-			want := setOf(chunk)
-			items, err := listAll(ctx, c, q, chunk)
+			items, _, err := listAll(ctx, c, q, chunk) // unreadable elements are counted there
 			if err != nil {
 				return err
 			}
 			for _, t := range items {
-				if want[q.match(t)] && !seen[t.ProcessID] {
+				if !seen[t.ProcessID] {
 					seen[t.ProcessID] = true
 					out = append(out, t)
 				}
@@ -122,12 +156,12 @@ func (c *Corastone) Transactions(ctx context.Context, f TransactionFilter) ([]Tr
 		return nil
 	}
 	byProcess := list[Transaction]{endpoint: endpointTransactions, path: transactionsPath, filter: "processIdsFilter",
-		id: processID, match: processID, onePerID: true}
+		id: processID, match: processID, onePerID: true, decode: decodeTransactionsPage}
 	if err := query(maxTxnProcessIDs, byProcess, pids); err != nil {
 		return nil, err
 	}
 	byOrchestration := list[Transaction]{endpoint: endpointTransactions, path: transactionsPath, filter: "orchestrationIdsFilter",
-		id: processID, match: func(t Transaction) string { return t.OrchestrationID }}
+		id: processID, match: func(t Transaction) string { return t.OrchestrationID }, decode: decodeTransactionsPage}
 	if err := query(maxTxnOrchestrationID, byOrchestration, oids); err != nil {
 		return nil, err
 	}
@@ -158,14 +192,15 @@ func (c *Corastone) FindProcess(ctx context.Context, processID string) (orchestr
 	return "", len(txs) > 0, nil
 }
 
-// cleanIDs deduplicates ids and refuses ids that cannot travel in a comma-separated filter.
+// cleanIDs deduplicates ids and refuses ids that cannot travel in a comma-separated filter
+// (CheckOrchestrationID's rule, for process ids too).
 func (c *Corastone) cleanIDs(endpoint string, ids []string) ([]string, error) {
 	seen := make(map[string]bool, len(ids))
 	out := make([]string, 0, len(ids))
 	for _, id := range ids {
-		if id == "" || strings.Contains(id, ",") || hasControl(id) || len(id) > maxIdentLen {
+		if err := CheckOrchestrationID(id); err != nil {
 			return nil, &Error{Platform: PlatformCorastone, Endpoint: endpoint, Verdict: Permanent,
-				Message: "invalid id " + strconv.QuoteToASCII(excerpt([]byte(id), 64))}
+				Message: "invalid id " + quoteID(id) + ": " + err.Error()}
 		}
 		if !seen[id] {
 			seen[id] = true
@@ -177,30 +212,44 @@ func (c *Corastone) cleanIDs(endpoint string, ids []string) ([]string, error) {
 
 // list describes one list request: filter=ids on path, whose elements must carry their own id;
 // match is the filter value an element answers to. With onePerID (one element per id at most),
-// paging stops as soon as every id has been answered. decode reads a page (the answer's JSON array)
-// exactly as json.Unmarshal does, faster; nil: json.Unmarshal.
+// paging stops as soon as every id has been answered. decode reads a page (the answer's JSON
+// array) element by element: the readable elements and the others apart.
 type list[T any] struct {
 	endpoint, path, filter string
 	id, match              func(T) string
 	onePerID               bool
-	decode                 func([]byte) ([]T, error)
+	decode                 func([]byte) ([]T, []unreadableElement, error)
 }
 
 func orchestrationID(o Orchestration) string { return o.OrchestrationID }
 func processID(t Transaction) string         { return t.ProcessID }
 
-// listAll GETs path?filter=ids&pageSize=50&offset=N, following full pages (up to maxPages). An
-// element that is not a JSON object with its id makes the answer MALFORMED_RESPONSE.
-func listAll[T any](ctx context.Context, c *Corastone, q list[T], ids []string) ([]T, error) {
+// unread is an element of a list answer that names an id asked for but cannot be read: err is its
+// MALFORMED_RESPONSE *Error, whose Body is the element's first bytes.
+type unread struct {
+	id  string
+	err *Error
+}
+
+// listAll GETs path?filter=ids&pageSize=50&offset=N, following full pages (up to maxPages), and
+// returns the readable elements that answer to one of ids, and the unreadable ones that name one.
+// Only a page that is not a JSON array makes the answer MALFORMED_RESPONSE. Every other element
+// is counted and dropped: one without its id, an unreadable one naming no id asked for
+// (MALFORMED_RESPONSE in ObserveErrorCode), one that answers to an id not asked for
+// (AnswerObserver.ObserveUnrequested). A page with unrequested elements ends the paging: the
+// platform ignores the filter, and the ids not answered so far are simply absent (a warning once
+// per call when that page was full).
+func listAll[T any](ctx context.Context, c *Corastone, q list[T], ids []string) ([]T, []unread, error) {
 	escaped := make([]string, len(ids))
 	for i, id := range ids {
 		escaped[i] = url.QueryEscape(id)
 	}
 	want, answered := setOf(ids), map[string]bool{}
 	var out []T
+	var bad []unread
 	for offset, page := 0, 0; ; page++ {
 		if page == maxPages {
-			return nil, &Error{Platform: PlatformCorastone, Endpoint: q.endpoint, Verdict: Permanent,
+			return nil, nil, &Error{Platform: PlatformCorastone, Endpoint: q.endpoint, Verdict: Permanent,
 				Message: "answer spans more than " + strconv.Itoa(maxPages) + " pages"}
 		}
 		u := *c.base
@@ -209,44 +258,59 @@ func listAll[T any](ctx context.Context, c *Corastone, q list[T], ids []string) 
 		u.RawQuery = q.filter + "=" + strings.Join(escaped, ",") + "&pageSize=" + strconv.Itoa(pageSize) + "&offset=" + strconv.Itoa(offset)
 		ans, err := c.call(ctx, q.endpoint, http.MethodGet, &u, nil)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		items, err := decodePage(c, q, ans)
+		b, err := c.jsonBody(q.endpoint, ans, '[')
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+		items, unreadable, err := q.decode(b)
+		if err != nil {
+			return nil, nil, c.malformed(q.endpoint, ans, err)
+		}
+		unrequested, anonymous := 0, 0
 		for _, it := range items {
-			if q.id(it) == "" {
-				return nil, c.malformed(q.endpoint, ans, errors.New("element without its id"))
-			}
-			if m := q.match(it); want[m] {
+			switch m := q.match(it); {
+			case q.id(it) == "":
+				anonymous++
+			case !want[m]:
+				unrequested++
+			default:
 				answered[m] = true
+				out = append(out, it)
 			}
 		}
-		out = append(out, items...)
+		for _, u := range unreadable {
+			e := c.malformed(q.endpoint, &answer{status: ans.status, body: u.raw},
+				fmt.Errorf("element %s: %w", quoteID(u.id), u.err))
+			if want[u.id] {
+				answered[u.id] = true
+				bad = append(bad, unread{id: u.id, err: e})
+			}
+		}
+		if anonymous > 0 {
+			c.observeCode(CodeMalformedResponse)
+		}
+		if len(unreadable)+anonymous > 0 {
+			c.log.Warn("unreadable elements of a list answer set aside", zap.String("endpoint", q.endpoint),
+				zap.Int("unreadable", len(unreadable)), zap.Int("without_id", anonymous), zap.Int("ids", len(ids)))
+		}
+		n := len(items) + len(unreadable)
+		if unrequested > 0 {
+			c.observeUnrequested(q.endpoint, unrequested)
+			if n >= pageSize {
+				c.log.Warn("the platform ignores the filter: paging stopped", zap.String("endpoint", q.endpoint),
+					zap.String("filter", q.filter), zap.Int("unrequested", unrequested), zap.Int("ids", len(ids)),
+					zap.Int("answered", len(answered)), zap.Int("page", page))
+			}
+			return out, bad, nil
+		}
 		// A short page ends the list; a longer one means paging is ignored.
-		if len(items) != pageSize || q.onePerID && len(answered) == len(want) {
-			return out, nil
+		if n != pageSize || q.onePerID && len(answered) == len(want) {
+			return out, bad, nil
 		}
 		offset += pageSize
 	}
-}
-
-// decodePage reads one page of a list answer with q.decode, or json.Unmarshal.
-func decodePage[T any](c *Corastone, q list[T], ans *answer) ([]T, error) {
-	var items []T
-	if q.decode == nil {
-		err := c.decode(q.endpoint, ans, '[', &items)
-		return items, err
-	}
-	b, err := c.jsonBody(q.endpoint, ans, '[')
-	if err != nil {
-		return nil, err
-	}
-	if items, err = q.decode(b); err != nil {
-		return nil, c.malformed(q.endpoint, ans, err)
-	}
-	return items, nil
 }
 
 func setOf(ids []string) map[string]bool {

@@ -213,16 +213,16 @@ func TestFindProcess(t *testing.T) {
 	}
 }
 
+// TestListMalformedAndInvalid: an answer that is not a JSON array is MALFORMED_RESPONSE as a
+// whole. (Elements that cannot be read no longer fail the page, SPEC §5: see
+// TestOrchestrationsElementByElement.) Invalid ids are never sent.
 func TestListMalformedAndInvalid(t *testing.T) {
 	tests := []struct {
 		name, body string
 	}{
 		{"object", `{"result":[]}`},
 		{"null", `null`},
-		{"no id", `[{"status":"success"}]`},
-		{"null element", `[null]`},
-		{"wrong type", `[{"orchestrationId":"o","currentStep":"one"}]`},
-		{"bad timestamp", `[{"orchestrationId":"o","timestamp":"yesterday"}]`},
+		{"truncated array", `[{"orchestrationId":"o","status":"queued"}`},
 		{"html", `<html>`},
 	}
 	for _, tt := range tests {
@@ -239,11 +239,14 @@ func TestListMalformedAndInvalid(t *testing.T) {
 	}
 	f := newFakeCorastone(t)
 	c := newTestCorastone(t, f.config(), nil)
-	for _, bad := range []string{"", "a,b", "a\nb"} {
+	for _, bad := range []string{"", "a,b", "a\nb", "a b", "\xff", strings.Repeat("x", 129)} {
 		_, err := c.Transactions(context.Background(), TransactionFilter{ProcessIDs: []string{bad}})
 		var e *Error
 		if !errors.As(err, &e) || e.Verdict != Permanent {
 			t.Errorf("id %q: %v", bad, err)
+		}
+		if _, err := c.Orchestrations(context.Background(), []string{"fine", bad}); !errors.As(err, &e) || e.Verdict != Permanent {
+			t.Errorf("orchestrations id %q: %v", bad, err)
 		}
 	}
 	if len(f.requests()) != 0 {

@@ -16,6 +16,16 @@ type item struct {
 	polls int // deliveries so far, this one included: the polls made for the command
 	// detailFaults counts transient faults while looking up the failing step.
 	detailFaults int
+	// unreadable counts the answers in a row, in this delivery, whose
+	// element for the orchestration could not be read.
+	unreadable int
+	// lastFault is the platform error of the last request about the item
+	// when that request failed (nil once one is answered): it goes into a
+	// timed_out event.
+	lastFault error
+	// polled reports that a request about the item was answered in this
+	// delivery.
+	polled bool
 	// done is set once the message is acknowledged, re-scheduled, handed
 	// back or terminated; the keep-alive skips it from then on.
 	done atomic.Bool

@@ -41,6 +41,10 @@ type Config struct {
 	// above UnknownLimit), its command ends failed with code
 	// ORCHESTRATION_UNKNOWN. Default 10.
 	UnknownLimit int
+	// MaxPause caps every pause of the poller after a Transactions API
+	// fault, a Retry-After included. Whatever the pause, a command whose
+	// deadline passes ends timed_out at its deadline. Default 5m.
+	MaxPause time.Duration
 	// Naive polls one orchestration per request at a fixed Interval without
 	// jitter: the baseline for benchmarks, never for production.
 	Naive bool
@@ -74,6 +78,9 @@ func (c Config) withDefaults() Config {
 	if c.UnknownLimit == 0 {
 		c.UnknownLimit = 10
 	}
+	if c.MaxPause == 0 {
+		c.MaxPause = 5 * time.Minute
+	}
 	return c
 }
 
@@ -85,7 +92,7 @@ func (c Config) MaxRequests() int { return maxCycles * c.withDefaults().Parallel
 // their defaults and are valid).
 func (c Config) Validate() error {
 	var errs []error
-	if c.Interval < 0 || c.MaxInterval < 0 || c.FetchWait < 0 || c.BackoffAfter < 0 {
+	if c.Interval < 0 || c.MaxInterval < 0 || c.FetchWait < 0 || c.BackoffAfter < 0 || c.MaxPause < 0 {
 		errs = append(errs, errors.New("durations must not be negative"))
 	}
 	d := c.withDefaults()

@@ -9,7 +9,7 @@ import (
 func TestConfigDefaults(t *testing.T) {
 	c := Config{}.withDefaults()
 	want := Config{Source: "txworker", Interval: 2 * time.Second, BackoffAfter: 20 * time.Second, MaxInterval: 30 * time.Second,
-		BatchSize: 50, FetchMax: 500, FetchWait: 250 * time.Millisecond, Parallel: 4, UnknownLimit: 10}
+		BatchSize: 50, FetchMax: 500, FetchWait: 250 * time.Millisecond, Parallel: 4, UnknownLimit: 10, MaxPause: 5 * time.Minute}
 	if c != want {
 		t.Fatalf("defaults = %+v, want %+v", c, want)
 	}
@@ -27,6 +27,7 @@ func TestConfigValidate(t *testing.T) {
 		{"defaults", Config{}, nil},
 		{"naive", Config{Naive: true, Interval: time.Second, MaxInterval: time.Second}, nil},
 		{"negative durations", Config{Interval: -1}, []string{"negative"}},
+		{"negative max pause", Config{MaxPause: -time.Second}, []string{"negative"}},
 		{"max below interval", Config{Interval: time.Minute, MaxInterval: time.Second}, []string{"max interval"}},
 		{"batch too large", Config{BatchSize: 51}, []string{"batch size 51"}},
 		{"every problem at once", Config{BatchSize: -1, FetchMax: -2, Parallel: -3, UnknownLimit: -4},

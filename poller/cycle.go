@@ -21,8 +21,11 @@ import (
 // does not count as a delivery against their back-off and unknown limit.
 // They are held at most MaxInterval from the first fault: a longer outage
 // (or a permanent fault) re-schedules them with NakWithDelay past the pause,
-// so that a replica that cannot reach the platform does not hoard them. On
-// ctx cancel the rest is handed back.
+// so that a replica that cannot reach the platform does not hoard them.
+// Messages whose answer could not be read are polled again Interval later.
+// No wait outlasts the nearest deadline of the messages in hand: one that
+// passes while the poller is paused ends the command timed_out at once,
+// without a request. On ctx cancel the rest is handed back.
 func (p *Poller) cycle(ctx context.Context, msgs []jetstream.Msg) {
 	items := p.decode(msgs)
 	if len(items) == 0 {
@@ -33,30 +36,79 @@ func (p *Poller) cycle(ctx context.Context, msgs []jetstream.Msg) {
 	defer stopWork()
 	stopKeep := p.keepAlive(items)
 	defer stopKeep()
-	var faulted time.Time // first fault of this cycle
+	items = p.refuseInvalid(work, items)
+	var held time.Time // since when items are held past a fault
 	for len(items) > 0 {
-		if !faulted.IsZero() {
-			now := p.now()
-			if pause := p.gate.remaining(now); now.Add(pause).Sub(faulted) >= p.cfg.MaxInterval {
-				d := pause + time.Duration(p.rand(int64(pause/2+p.cfg.Interval)))
-				for _, it := range items {
-					p.nak(it, d)
-				}
+		now := p.now()
+		if items = p.expire(work, items, now); len(items) == 0 {
+			return
+		}
+		if pause := p.gate.remaining(now); pause > 0 {
+			if held.IsZero() {
+				held = now
+			}
+			if now.Add(pause).Sub(held) >= p.cfg.MaxInterval {
+				p.reschedule(items, pause, now)
 				return
 			}
+			if !p.hold(ctx, items, pause) {
+				p.handBack(items)
+				return
+			}
+			continue
 		}
-		if !p.waitPause(ctx) {
+		if ctx.Err() != nil {
 			p.handBack(items)
 			return
 		}
-		if items = p.pollAll(ctx, work, items); len(items) > 0 && faulted.IsZero() {
-			faulted = p.now()
+		if items = p.pollAll(ctx, work, items); len(items) == 0 {
+			return
+		}
+		if held.IsZero() {
+			held = p.now()
+		}
+		if p.gate.remaining(p.now()) <= 0 && !p.hold(ctx, items, p.cfg.Interval) { // unreadable answers
+			p.handBack(items)
+			return
 		}
 	}
 }
 
-// decode turns messages into items; an undecodable message cannot become
-// an event and is terminated.
+// hold waits d, but not past the nearest deadline of items; false means
+// ctx ended.
+func (p *Poller) hold(ctx context.Context, items []*item, d time.Duration) bool {
+	now := p.now()
+	for _, it := range items {
+		if dl := it.track.Deadline; !dl.IsZero() {
+			d = min(d, max(dl.Sub(now), 0))
+		}
+	}
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	return sleep(ctx, d)
+}
+
+// sweep works messages fetched while the poller is paused, without a
+// platform request: an invalid orchestrationId or a deadline that has passed
+// ends the command; the others are re-scheduled past the pause (see
+// reschedule). Messages come due during a pause at their deadline (no delay
+// reaches past it), so the command ends on time whatever the pause.
+func (p *Poller) sweep(ctx context.Context, msgs []jetstream.Msg) {
+	items := p.decode(msgs)
+	if len(items) == 0 {
+		return
+	}
+	work, stopWork := p.workContext(ctx)
+	defer stopWork()
+	items = p.refuseInvalid(work, items)
+	now := p.now()
+	items = p.expire(work, items, now)
+	p.reschedule(items, p.gate.remaining(now), now)
+}
+
+// decode turns messages into items; an undecodable message (or one without
+// its commandId) cannot become an event and is terminated.
 func (p *Poller) decode(msgs []jetstream.Msg) []*item {
 	items := make([]*item, 0, len(msgs))
 	for _, msg := range msgs {
@@ -66,8 +118,8 @@ func (p *Poller) decode(msgs []jetstream.Msg) []*item {
 			it.polls = int(meta.NumDelivered)
 			err = queue.DecodeTrack(msg.Data(), &it.track)
 		}
-		if err == nil && (it.track.CommandID == "" || it.track.OrchestrationID == "") {
-			err = errMissingIDs
+		if err == nil && it.track.CommandID == "" {
+			err = errMissingIDs // an event needs its commandId (an invalid orchestrationId ends the command: refuseInvalid)
 		}
 		if err != nil {
 			n := p.dropped.Add(1)
@@ -138,28 +190,47 @@ func (p *Poller) pollAll(ctx, work context.Context, items []*item) []*item {
 }
 
 // poll sends one request and settles or re-schedules its items; it returns
-// the items to poll again after a pause.
+// the items to poll again: after a pause, or (an answer that could not be
+// read) after Interval.
 func (p *Poller) poll(ctx context.Context, r request) []*item {
 	orchs, err := p.plat.Orchestrations(ctx, r.ids)
 	p.m.Poll(len(r.ids))
 	if err != nil {
+		for _, it := range r.items {
+			it.lastFault = err
+		}
 		p.fault(ctx, metrics.StagePoll, err, len(r.ids))
 		return r.items
 	}
 	p.answered()
 	byID := make(map[string]platform.Orchestration, len(orchs))
 	for _, o := range orchs {
-		if _, dup := byID[o.OrchestrationID]; !dup {
+		if prev, dup := byID[o.OrchestrationID]; !dup || prev.Unreadable != nil && o.Unreadable == nil {
 			byID[o.OrchestrationID] = o
 		}
 	}
 	now := p.now()
+	var again []*item
 	var failed []ended
 	var settling sync.WaitGroup
 	sem := make(chan struct{}, settleParallel) // P4: settle ended items concurrently
 	for _, it := range r.items {
+		it.polled = true
 		o, found := byID[it.track.OrchestrationID]
-		s := p.decide(it.track, it.polls, o, found, now)
+		var s step
+		if found && o.Unreadable != nil {
+			it.lastFault = o.Unreadable
+			if it.unreadable++; it.unreadable < unreadableTries && (it.track.Deadline.IsZero() || now.Before(it.track.Deadline)) {
+				p.log.Warn("answer about the orchestration unreadable: polled again", it.fields(
+					zap.Int("in_a_row", it.unreadable), zap.Error(o.Unreadable))...)
+				again = append(again, it)
+				continue
+			}
+			s = unreadableStep(it.track, it.polls, o, now)
+		} else {
+			it.lastFault, it.unreadable = nil, 0
+			s = p.decide(it.track, it.polls, o, found, now)
+		}
 		if s.detail {
 			failed = append(failed, ended{it, o, s})
 			continue
@@ -172,10 +243,10 @@ func (p *Poller) poll(ctx context.Context, r request) []*item {
 		settling.Go(func() { defer func() { <-sem }(); p.apply(ctx, it, s) })
 	}
 	settling.Wait()
-	if len(failed) == 0 {
-		return nil
+	if len(failed) > 0 {
+		again = append(again, p.details(ctx, failed)...)
 	}
-	return p.details(ctx, failed)
+	return again
 }
 
 // settleParallel is how many ended items of one request are settled at once

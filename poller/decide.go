@@ -18,7 +18,24 @@ const (
 	// CodeOrchestrationUnknown: the platform did not know the orchestration
 	// it had returned for more than Config.UnknownLimit polls.
 	CodeOrchestrationUnknown = "ORCHESTRATION_UNKNOWN"
+	// CodeInvalidOrchestrationID: the orchestrationId the platform returned
+	// for the action is not one the Transactions API can be asked about
+	// (platform.CheckOrchestrationID); the command is never polled.
+	CodeInvalidOrchestrationID = "INVALID_ORCHESTRATION_ID"
+	// CodeMalformedResponse: the platform's answers about the orchestration
+	// could not be read unreadableTries times in a row (the message holds
+	// the element's first bytes).
+	CodeMalformedResponse = platform.CodeMalformedResponse
+	// CodeNoAnswer is the error code of a timed_out event whose last
+	// Transactions API request got no HTTP answer.
+	CodeNoAnswer = "NO_ANSWER"
 )
+
+// unreadableTries is how many answers in a row whose element for an
+// orchestration cannot be read end its command (failed,
+// CodeMalformedResponse). They are polled again Config.Interval apart
+// while the message stays in hand.
+const unreadableTries = 3
 
 const (
 	statusSuccess = "success"
@@ -71,6 +88,26 @@ func (p *Poller) decide(t queue.Track, polls int, o platform.Orchestration, foun
 		}}
 	}
 	return step{delay: p.nextDelay(now.Sub(t.AcceptedAt), t.Deadline, now)}
+}
+
+// unreadableStep is the step of an item whose answer could not be read
+// unreadableTries times in a row (o.Unreadable is the last one): failed with
+// CodeMalformedResponse and the element's first bytes; timed_out, with that
+// fault, once its deadline has passed.
+func unreadableStep(t queue.Track, polls int, o platform.Orchestration, now time.Time) step {
+	e := o.Unreadable
+	if !t.Deadline.IsZero() && !now.Before(t.Deadline) {
+		return step{settle: true, result: queue.Result{Outcome: queue.OutcomeTimedOut, Error: faultInfo(e),
+			SettledAt: now, Polls: polls}}
+	}
+	return step{settle: true, result: queue.Result{
+		Outcome: queue.OutcomeFailed,
+		Error: &queue.ErrorInfo{Code: CodeMalformedResponse, HTTPStatus: e.HTTPStatus,
+			Message: clip(fmt.Sprintf("the platform's answer about orchestration %s could not be read %d times in a row: %s; element: %s",
+				t.OrchestrationID, unreadableTries, e.Message, e.Body), maxMessage)},
+		SettledAt: now,
+		Polls:     polls,
+	}}
 }
 
 // terminalResult is the result of an orchestration that has ended.

@@ -27,7 +27,16 @@
 //     the deadline has passed, that poll was the last one and the command
 //     ends "timed_out"; an orchestration the platform still does not know
 //     after Config.UnknownLimit polls ends "failed" with code
-//     ORCHESTRATION_UNKNOWN.
+//     ORCHESTRATION_UNKNOWN; an element of the answer that cannot be read
+//     (platform.Orchestration.Unreadable) is polled again Config.Interval
+//     later while the message stays in hand, and after three such answers
+//     in a row the command ends "failed" with code MALFORMED_RESPONSE and
+//     the element's first bytes.
+//
+// A tracking message whose orchestrationId the Transactions API cannot be
+// asked about (platform.CheckOrchestrationID: empty, over 128 characters,
+// invalid UTF-8, a control character, white space or ",") never enters a
+// request: its command ends "failed" with code INVALID_ORCHESTRATION_ID.
 //
 // A transient fault or 429 on the Transactions API pauses the whole poller:
 // no request goes out and nothing is fetched before its Retry-After (or
@@ -41,6 +50,13 @@
 // platform answers again, so that a replica that cannot reach the platform
 // does not hoard work. A permanent fault (e.g. 403 AU0002) is logged as an
 // error and retried every Config.MaxInterval: tracking is never dropped.
+//
+// No pause outlasts Config.MaxPause (a Retry-After included), and none holds
+// back a deadline: waits with messages in hand end at their nearest
+// deadline, no message is re-scheduled past its deadline, and while paused
+// the poller keeps fetching (one message at a time) so that a message whose
+// deadline has passed ends "timed_out" at once, without a request, with
+// the last platform fault (code, message, httpStatus) in the event's error.
 //
 // The poller holds no goroutine, timer or map entry per tracked
 // orchestration beyond the batch in hand. On shutdown it stops fetching,

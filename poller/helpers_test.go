@@ -246,6 +246,18 @@ type fakeOrch struct {
 	failAt  int      // index of the failing step when final is failed/dlq
 	polls   int
 	endedAt time.Time
+	// unreadable answers the first that many polls with an element that
+	// cannot be read (-1: every poll).
+	unreadable int
+}
+
+// unreadableElement is the element the fake answers for an unreadable
+// orchestration, as platform.Corastone reports it.
+func unreadableElement(id string) platform.Orchestration {
+	body := `{"orchestrationId":"` + id + `","status":"success","timestamp":"99999-01-01T00:00:00Z"}`
+	return platform.Orchestration{OrchestrationID: id, Unreadable: &platform.Error{Platform: platform.PlatformCorastone,
+		Endpoint: "orchestrations", HTTPStatus: 200, Code: platform.CodeMalformedResponse, Verdict: platform.Transient,
+		Message: "answer is not the documented JSON: element: timestamp out of range", Body: body}}
 }
 
 type call struct {
@@ -303,6 +315,10 @@ func (f *fakePlatform) Orchestrations(ctx context.Context, ids []string) ([]plat
 			continue
 		}
 		o.polls++
+		if o.unreadable < 0 || o.polls <= o.unreadable {
+			out = append(out, unreadableElement(id))
+			continue
+		}
 		po := platform.Orchestration{OrchestrationID: id, Status: "in_progress", ProcessIDs: o.steps,
 			SourceTransactionID: o.steps[0]}
 		if o.final != "" && o.polls > o.after {

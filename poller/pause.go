@@ -10,15 +10,17 @@ import (
 type gate struct {
 	mu       sync.Mutex
 	until    time.Time
-	failures int // consecutive faults, for the back-off when no Retry-After is given
+	failures int   // consecutive faults, for the back-off when no Retry-After is given
+	fault    error // the last fault, until a request is answered
 }
 
-// pause extends the pause to at least now+d and returns the consecutive fault
-// count including this one.
-func (g *gate) pause(now time.Time, d time.Duration) int {
+// pause extends the pause to at least now+d after fault err and returns the
+// consecutive fault count including this one.
+func (g *gate) pause(now time.Time, d time.Duration, err error) int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.failures++
+	g.fault = err
 	if t := now.Add(d); t.After(g.until) {
 		g.until = t
 	}
@@ -39,7 +41,16 @@ func (g *gate) ok() bool {
 	defer g.mu.Unlock()
 	was := g.failures > 0
 	g.failures = 0
+	g.fault = nil
 	return was
+}
+
+// lastFault is the fault of the last request when it was not answered
+// (nil once one is).
+func (g *gate) lastFault() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.fault
 }
 
 // probing reports whether the last request met a fault: until one is

@@ -112,13 +112,12 @@ func (p *Poller) Run(ctx context.Context) error {
 	// the previous one's requests and settles run.
 	cycles := make(chan struct{}, maxCycles)
 	for ctx.Err() == nil {
-		if !p.waitPause(ctx) {
-			break
-		}
+		// Fetching goes on while the poller is paused (one message at a
+		// time, see fetchMax): the messages that come due then are swept,
+		// so that a deadline ends its command whatever the pause.
 		msgs, err := p.fetch(cons, p.fetchMax())
 		if len(msgs) > 0 {
-			cycles <- struct{}{}
-			wg.Go(func() { defer func() { <-cycles }(); p.cycle(ctx, msgs) })
+			p.dispatch(ctx, &wg, cycles, msgs)
 		}
 		if err == nil {
 			fetchFaults = 0
@@ -176,18 +175,43 @@ func ackWaitOf(ctx context.Context, cons jetstream.Consumer) time.Duration {
 	return info.Config.AckWait
 }
 
-// waitPause blocks while the poller is paused; false means ctx ended.
-func (p *Poller) waitPause(ctx context.Context) bool {
+// dispatch starts a cycle for msgs once one of the cycles slots is free;
+// while the poller is paused (or becomes paused while it waits for a slot)
+// it sweeps them instead, at once. On ctx cancel msgs are handed back.
+func (p *Poller) dispatch(ctx context.Context, wg *sync.WaitGroup, cycles chan struct{}, msgs []jetstream.Msg) {
+	var tick *time.Ticker
 	for {
-		d := p.gate.remaining(p.now())
-		if d <= 0 {
-			return ctx.Err() == nil
+		if p.gate.remaining(p.now()) > 0 {
+			p.sweep(ctx, msgs)
+			return
 		}
-		if !sleep(ctx, d) {
-			return false
+		if tick == nil {
+			select {
+			case cycles <- struct{}{}:
+				wg.Go(func() { defer func() { <-cycles }(); p.cycle(ctx, msgs) })
+				return
+			default:
+			}
+			tick = time.NewTicker(sweepEvery)
+			defer tick.Stop()
+		}
+		select {
+		case cycles <- struct{}{}:
+			wg.Go(func() { defer func() { <-cycles }(); p.cycle(ctx, msgs) })
+			return
+		case <-tick.C:
+		case <-ctx.Done():
+			for _, m := range msgs {
+				_ = m.NakWithDelay(handBackDelay) // lost: redelivered after AckWait
+			}
+			return
 		}
 	}
 }
+
+// sweepEvery is how often a fetched batch waiting for a cycle slot checks
+// whether the poller has been paused meanwhile.
+const sweepEvery = 500 * time.Millisecond
 
 // reportTracked keeps the tracked-orchestrations gauge current until ctx ends.
 func (p *Poller) reportTracked(ctx context.Context) {

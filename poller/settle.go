@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -13,7 +14,7 @@ import (
 	"github.com/txworker/txworker/queue"
 )
 
-var errMissingIDs = errors.New("commandId or orchestrationId missing")
+var errMissingIDs = errors.New("commandId missing")
 
 // apply carries a step out: re-schedule, or settle and acknowledge. A
 // settle that fails (bus unavailable) re-schedules the message: the next
@@ -124,8 +125,9 @@ func (p *Poller) nak(it *item, d time.Duration) {
 // metrics.StageDetail and reports whether the items should be polled again.
 // A transient fault pauses the whole poller for its Retry-After (else the
 // back-off); a permanent one pauses it for MaxInterval on the poll (tracking
-// is never dropped) and gives up the failing-step look-up on the detail. At
-// shutdown (ctx ended) it only reports true: the caller hands back.
+// is never dropped) and gives up the failing-step look-up on the detail.
+// Every pause is capped at MaxPause. At shutdown (ctx ended) it only reports
+// true: the caller hands back.
 func (p *Poller) fault(ctx context.Context, stage string, err error, ids int) bool {
 	if ctx.Err() != nil {
 		return true
@@ -138,7 +140,7 @@ func (p *Poller) fault(ctx context.Context, stage string, err error, ids int) bo
 		if stage == metrics.StageDetail {
 			return false
 		}
-		p.pauseFor(stage, p.cfg.MaxInterval)
+		p.pauseFor(stage, p.cfg.MaxInterval, err)
 		return true
 	}
 	var d time.Duration
@@ -148,18 +150,23 @@ func (p *Poller) fault(ctx context.Context, stage string, err error, ids int) bo
 	if d <= 0 {
 		d = p.cfg.backoff(p.gate.failuresNext(), p.rand)
 	}
-	d = p.pauseFor(stage, d)
+	d = p.pauseFor(stage, d, err)
 	p.log.Warn("transactions api fault: poller paused", zap.String("stage", stage),
 		zap.Int("ids", ids), zap.Duration("pause", d), zap.Error(err))
 	return true
 }
 
-// pauseFor pauses the poller for d plus up to a quarter of d of jitter, so
-// that replicas paused together do not resume in lock-step, and returns the
-// pause.
-func (p *Poller) pauseFor(stage string, d time.Duration) time.Duration {
-	d += time.Duration(p.rand(int64(d/4) + 1))
-	if p.gate.pause(p.now(), d) == 1 {
+// pauseFor pauses the poller after err for d (at most MaxPause) with up to a
+// quarter of it of jitter, so that replicas paused together do not resume
+// in lock-step, and returns the pause, never above MaxPause.
+func (p *Poller) pauseFor(stage string, d time.Duration, err error) time.Duration {
+	d = min(d, p.cfg.MaxPause)
+	if j := time.Duration(p.rand(int64(d/4) + 1)); d+j <= p.cfg.MaxPause {
+		d += j
+	} else {
+		d -= j
+	}
+	if p.gate.pause(p.now(), d, err) == 1 {
 		p.m.SetPaused(platform.PlatformCorastone, metrics.StagePoll, true)
 	}
 	p.m.Retry(stage, d)
@@ -172,4 +179,110 @@ func (p *Poller) answered() {
 		p.m.SetPaused(platform.PlatformCorastone, metrics.StagePoll, false)
 		p.log.Info("transactions api answers again: poller resumed")
 	}
+}
+
+// expire settles, timed_out and without a platform request, the items
+// whose deadline has passed while the poller is paused (the pause would
+// keep them past it), and returns the others. Not paused, an item past its
+// deadline gets its last poll instead.
+func (p *Poller) expire(ctx context.Context, items []*item, now time.Time) []*item {
+	if p.gate.remaining(now) <= 0 {
+		return items
+	}
+	rest := items[:0:0]
+	for _, it := range items {
+		if d := it.track.Deadline; d.IsZero() || now.Before(d) {
+			rest = append(rest, it)
+			continue
+		}
+		polls := it.polls
+		if !it.polled {
+			polls = max(polls-1, 0) // this delivery made no request
+		}
+		fault := it.lastFault
+		if fault == nil {
+			fault = p.gate.lastFault()
+		}
+		p.log.Warn("deadline passed while the poller is paused", it.fields(zap.Error(fault))...)
+		p.apply(ctx, it, step{settle: true, result: queue.Result{
+			Outcome:   queue.OutcomeTimedOut,
+			Error:     faultInfo(fault),
+			SettledAt: now,
+			Polls:     polls,
+		}})
+	}
+	return rest
+}
+
+// faultInfo is the event error of a command that timed out after the
+// platform fault err (nil: none).
+func faultInfo(err error) *queue.ErrorInfo {
+	if err == nil {
+		return nil
+	}
+	var pe *platform.Error
+	if !errors.As(err, &pe) {
+		return &queue.ErrorInfo{Code: CodeNoAnswer, Message: clip("deadline passed after a Transactions API fault: "+err.Error(), maxMessage)}
+	}
+	code := pe.Code
+	switch {
+	case code != "":
+	case pe.HTTPStatus != 0:
+		code = fmt.Sprintf("HTTP_%d", pe.HTTPStatus)
+	default:
+		code = CodeNoAnswer
+	}
+	return &queue.ErrorInfo{Code: code, HTTPStatus: pe.HTTPStatus,
+		Message: clip("deadline passed after a Transactions API fault: "+pe.Error(), maxMessage)}
+}
+
+// maxMessage bounds the error message of an event the poller builds.
+const maxMessage = 1000
+
+// clip cuts s to at most n bytes at a rune boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// reschedule hands items back to the consumer until the pause (of length
+// pause at now) is over, with jitter, but never past MaxInterval (another
+// replica may reach the platform) nor past the item's deadline (its next
+// delivery then ends it on time).
+func (p *Poller) reschedule(items []*item, pause time.Duration, now time.Time) {
+	for _, it := range items {
+		d := min(pause+time.Duration(p.rand(int64(pause/2+p.cfg.Interval))), p.cfg.MaxInterval)
+		if dl := it.track.Deadline; !dl.IsZero() {
+			d = min(d, max(dl.Sub(now), minDelay))
+		}
+		p.nak(it, max(d, minDelay))
+	}
+}
+
+// refuseInvalid ends the items whose orchestrationId the Transactions API
+// cannot be asked about (platform.CheckOrchestrationID): failed with
+// CodeInvalidOrchestrationID, so that they never enter a request (one such
+// id would make the platform refuse the whole batch). It returns the others.
+func (p *Poller) refuseInvalid(ctx context.Context, items []*item) []*item {
+	rest := items[:0:0]
+	for _, it := range items {
+		err := platform.CheckOrchestrationID(it.track.OrchestrationID)
+		if err == nil {
+			rest = append(rest, it)
+			continue
+		}
+		p.log.Error("orchestrationId cannot be tracked: command failed", it.fields(zap.Error(err))...)
+		p.apply(ctx, it, step{settle: true, result: queue.Result{
+			Outcome: queue.OutcomeFailed,
+			Error: &queue.ErrorInfo{Code: CodeInvalidOrchestrationID,
+				Message: "the platform's orchestrationId cannot be tracked: " + err.Error()},
+			SettledAt: p.now(),
+		}})
+	}
+	return rest
 }
