@@ -162,7 +162,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		}),
 		ready: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "ready",
-			Help: "1 if the last readiness check of this replica passed, else 0.",
+			Help: "1 if the last readiness check of this replica (its own loop's, every few seconds, or a /readyz request's) passed, else 0.",
 		}),
 		dependencyReady: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "dependency_ready",
