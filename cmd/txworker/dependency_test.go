@@ -68,7 +68,7 @@ func dependencyGauges(v float64, except map[queue.Resource]float64) map[string]f
 	return out
 }
 
-// cancelTxn publishes a cancel-txn command and checks it ends in exactly
+// cancelTxnEndsOnce publishes a cancel-txn command and checks it ends in exactly
 // one terminal event.
 func (e *testEnv) cancelTxnEndsOnce(id string) {
 	e.t.Helper()
