@@ -29,6 +29,14 @@ const (
 	StageDetail  = "detail"  // the transactions detail lookup of a failed orchestration
 	StagePublish = "publish" // publishing an event or tracking message
 
+	// JetStream resources a replica depends on (SetDependencyReady).
+	ResourceCommandsStream   = "commands_stream"   // the commands stream
+	ResourceEventsStream     = "events_stream"     // the events stream
+	ResourceTrackingStream   = "tracking_stream"   // the tracking stream
+	ResourceCommandsConsumer = "commands_consumer" // the "worker" consumer of the commands stream
+	ResourceTrackingConsumer = "tracking_consumer" // the "poller" consumer of the tracking stream
+	ResourceStateBucket      = "state_bucket"      // the key-value bucket of the claims
+
 	// CodeError is the code label of a platform request that got no HTTP answer.
 	CodeError = "error"
 )
@@ -53,6 +61,11 @@ func kindValues() []string { return []string{KindCommand, KindEvent} }
 
 func stageValues() []string {
 	return []string{StageAction, StageLookup, StagePoll, StageDetail, StagePublish}
+}
+
+func resourceValues() []string {
+	return []string{ResourceCommandsStream, ResourceEventsStream, ResourceTrackingStream,
+		ResourceCommandsConsumer, ResourceTrackingConsumer, ResourceStateBucket}
 }
 
 func platformValues() []string { return []string{"corastone", "jm"} }

@@ -53,9 +53,10 @@ type Metrics struct {
 	oldest          prometheus.Gauge
 	pending         prometheus.Gauge
 	ready           prometheus.Gauge
+	dependencyReady *prometheus.GaugeVec // resource
 
 	// the closed label sets, built once
-	actions, outcomes, eventOutcomes, reasons, kinds, stages, platforms, endpoints, codes set
+	actions, outcomes, eventOutcomes, reasons, kinds, stages, platforms, endpoints, codes, resources set
 }
 
 // NewRegistry returns a fresh registry holding the process and Go runtime
@@ -166,8 +167,12 @@ func New(reg prometheus.Registerer) *Metrics {
 		}),
 		ready: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "ready",
-			Help: "1 if the last readiness check of this replica passed, else 0.",
+			Help: "1 if the last readiness check of this replica (its own loop's, every few seconds, or a /readyz request's) passed, else 0.",
 		}),
+		dependencyReady: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "dependency_ready",
+			Help: "1 if the last check found the JetStream stream, consumer or bucket this replica needs, else 0 (missing or its lookup failed), by resource.",
+		}, []string{"resource"}),
 
 		actions:       newSet(actionValues()),
 		outcomes:      newSet(terminalOutcomes()),
@@ -178,12 +183,13 @@ func New(reg prometheus.Registerer) *Metrics {
 		platforms:     newSet(platformValues()),
 		endpoints:     newSet(endpointValues()),
 		codes:         newSet(errorCodeValues()),
+		resources:     newSet(resourceValues()),
 	}
 	m.initialise()
 	if reg != nil {
 		reg.MustRegister(m.received, m.rejected, m.terminal, m.duration, m.published, m.duplicates,
 			m.requests, m.requestDuration, m.platformErrors, m.unrequested, m.tokenFetches, m.retries, m.backoff,
-			m.paused, m.polls, m.pollBatch, m.tracked, m.oldest, m.pending, m.ready)
+			m.paused, m.polls, m.pollBatch, m.tracked, m.oldest, m.pending, m.ready, m.dependencyReady)
 	}
 	return m
 }
@@ -233,5 +239,8 @@ func (m *Metrics) initialise() {
 	for _, s := range stageValues() {
 		m.retries.WithLabelValues(s)
 		m.backoff.WithLabelValues(s)
+	}
+	for _, r := range resourceValues() {
+		m.dependencyReady.WithLabelValues(r)
 	}
 }

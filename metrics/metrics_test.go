@@ -36,6 +36,7 @@ var families = map[string]dto.MetricType{
 	"txworker_tracking_oldest_seconds":           dto.MetricType_GAUGE,
 	"txworker_commands_pending":                  dto.MetricType_GAUGE,
 	"txworker_ready":                             dto.MetricType_GAUGE,
+	"txworker_dependency_ready":                  dto.MetricType_GAUGE,
 }
 
 func newMetrics(t *testing.T) (*prometheus.Registry, *metrics.Metrics) {
@@ -61,6 +62,7 @@ func exercise(m *metrics.Metrics) {
 	m.SetOldestTracked(time.Minute)
 	m.SetCommandsPending(4)
 	m.SetReady(true)
+	m.SetDependencyReady(metrics.ResourceCommandsStream, true)
 }
 
 func TestGatherAndLintFindsNothing(t *testing.T) {
@@ -136,6 +138,12 @@ func TestKnownLabelValuesStartAtZero(t *testing.T) {
 		{"txworker_polls_total", ``},
 		{"txworker_poll_batch_size", ``},
 		{"txworker_ready", ``},
+		{"txworker_dependency_ready", `resource="commands_stream"`},
+		{"txworker_dependency_ready", `resource="events_stream"`},
+		{"txworker_dependency_ready", `resource="tracking_stream"`},
+		{"txworker_dependency_ready", `resource="commands_consumer"`},
+		{"txworker_dependency_ready", `resource="tracking_consumer"`},
+		{"txworker_dependency_ready", `resource="state_bucket"`},
 	}
 	for _, s := range series {
 		v, ok := sample(t, reg, s.name, s.labels)
@@ -182,6 +190,12 @@ func TestRecordingUsesClosedLabelSets(t *testing.T) {
 		{"tracked", func(m *metrics.Metrics) { m.SetTracked(7) }, "txworker_orchestrations_tracked", ``, 7},
 		{"oldest", func(m *metrics.Metrics) { m.SetOldestTracked(90 * time.Second) }, "txworker_tracking_oldest_seconds", ``, 90},
 		{"pending", func(m *metrics.Metrics) { m.SetCommandsPending(3) }, "txworker_commands_pending", ``, 3},
+		{"dependency found", func(m *metrics.Metrics) { m.SetDependencyReady(metrics.ResourceStateBucket, true) }, "txworker_dependency_ready", `resource="state_bucket"`, 1},
+		{"dependency lost", func(m *metrics.Metrics) {
+			m.SetDependencyReady(metrics.ResourceCommandsStream, true)
+			m.SetDependencyReady(metrics.ResourceCommandsStream, false)
+		}, "txworker_dependency_ready", `resource="commands_stream"`, 0},
+		{"unknown dependency", func(m *metrics.Metrics) { m.SetDependencyReady("redis", true) }, "txworker_dependency_ready", `resource="other"`, 1},
 		{"ready check passes", func(m *metrics.Metrics) { _ = m.ReadyCheck(func() error { return nil })() }, "txworker_ready", ``, 1},
 		{"ready check fails", func(m *metrics.Metrics) {
 			m.SetReady(true)

@@ -118,6 +118,17 @@ func (m *Metrics) SetReady(ready bool) {
 	m.ready.Set(boolValue(ready))
 }
 
+// SetDependencyReady sets txworker_dependency_ready for resource (one of the
+// Resource* constants; anything else is recorded as [Other]) to 1 when the
+// last check found it, 0 when it is missing or its lookup failed. Every
+// resource's series exists from [New] on, at 0 until the first check.
+func (m *Metrics) SetDependencyReady(resource string, ready bool) {
+	if m == nil {
+		return
+	}
+	m.dependencyReady.WithLabelValues(m.resources.or(resource, Other)).Set(boolValue(ready))
+}
+
 // ReadyCheck wraps a readiness check so that each of its results also sets
 // txworker_ready. Pass the result to [NewServer] as its ready function. A nil
 // check always passes.

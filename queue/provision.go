@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -170,53 +169,13 @@ func retryRace(f func() error) error {
 	return err
 }
 
-// check looks everything up and names what is missing.
+// check looks everything up, logs the settings that differ from the design
+// and names what is missing or could not be looked up.
 func (b *Bus) check(ctx context.Context) error {
-	var missing, failed []string
-	streams := map[string]bool{} // exists
-	for _, sc := range b.streamConfigs() {
-		s, err := b.js.Stream(ctx, sc.Name)
-		switch {
-		case errors.Is(err, jetstream.ErrStreamNotFound):
-			missing = append(missing, "stream "+sc.Name)
-		case err != nil:
-			failed = append(failed, fmt.Sprintf("stream %s: %v", sc.Name, err))
-		default:
-			streams[sc.Name] = true
-			b.warnStreamDrift(sc, s.CachedInfo().Config)
-		}
+	if err := (Health{Faults: b.lookup(ctx, true)}).Err(); err != nil {
+		return fmt.Errorf("check jetstream (provisioning is off): %w", err)
 	}
-	for _, cs := range b.consumerSpecs() {
-		if !streams[cs.stream] {
-			missing = append(missing, fmt.Sprintf("consumer %s on stream %s", cs.cfg.Durable, cs.stream))
-			continue
-		}
-		c, err := b.js.Consumer(ctx, cs.stream, cs.cfg.Durable)
-		switch {
-		case errors.Is(err, jetstream.ErrConsumerNotFound):
-			missing = append(missing, fmt.Sprintf("consumer %s on stream %s", cs.cfg.Durable, cs.stream))
-		case err != nil:
-			failed = append(failed, fmt.Sprintf("consumer %s on stream %s: %v", cs.cfg.Durable, cs.stream, err))
-		default:
-			b.warnConsumerDrift(cs, c.CachedInfo().Config)
-		}
-	}
-	if _, err := b.js.KeyValue(ctx, b.names.state); errors.Is(err, jetstream.ErrBucketNotFound) {
-		missing = append(missing, "key-value bucket "+b.names.state)
-	} else if err != nil {
-		failed = append(failed, fmt.Sprintf("key-value bucket %s: %v", b.names.state, err))
-	}
-	if len(missing) == 0 && len(failed) == 0 {
-		return nil
-	}
-	var parts []string
-	if len(missing) > 0 {
-		parts = append(parts, "missing "+strings.Join(missing, ", "))
-	}
-	if len(failed) > 0 {
-		parts = append(parts, "lookup errors: "+strings.Join(failed, "; "))
-	}
-	return fmt.Errorf("check jetstream (provisioning is off): %s", strings.Join(parts, "; "))
+	return nil
 }
 
 // warnStreamDrift logs the stream settings the service relies on that differ.

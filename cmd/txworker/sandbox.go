@@ -98,19 +98,7 @@ func cmdSandbox(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, `txworker sandbox
-  NATS (JetStream)   %s
-  platform simulator %s   (Corastone and Journey Manager)
-  metrics & health   http://%s/metrics  /healthz  /readyz
-  worker logs        %s
-
-publish a command, for example:
-  go run ./cmd/txworker submit -nats-url %s -wait cancel-txn - <<'EOF'
-  {"commandId":"try-1","params":{"submitKey":"15d071280b92c867f86975b9cd2e8765","reason":"Job application will be completed in branch"}}
-  EOF
-or with the nats CLI: nats pub txworker.cmd.cancel-txn '{"params":{"submitKey":"…"}}'
-events arrive on txworker.evt.{action}.{outcome}
-`, ns.URL(), sim.URL(), s.Addr(), logPath, ns.URL())
+	fmt.Fprint(stdout, sandboxBanner(ns.URL(), sim.URL(), s.Addr(), logPath))
 	if *demo {
 		derr := runDemo(ctx, ns.URL(), cfg.Queue.Prefix, sim, s, *timeout, stdout)
 		serr := s.shutdown(cfg.ShutdownTimeout)
@@ -120,4 +108,25 @@ events arrive on txworker.evt.{action}.{outcome}
 	<-ctx.Done()
 	logger.Info("sandbox stopping", zap.String("reason", "signal"))
 	return s.shutdown(cfg.ShutdownTimeout)
+}
+
+// sandboxBanner is what the sandbox prints once it runs. Its publishing
+// examples wait for JetStream's acknowledgement: a plain `nats pub` is core
+// NATS and says "Published" even when no stream stores the message.
+func sandboxBanner(natsURL, simURL, httpAddr, logPath string) string {
+	return fmt.Sprintf(`txworker sandbox
+  NATS (JetStream)   %s
+  platform simulator %s   (Corastone and Journey Manager)
+  metrics & health   http://%s/metrics  /healthz  /readyz
+  worker logs        %s
+
+publish a command, for example:
+  go run ./cmd/txworker submit -nats-url %s -wait cancel-txn - <<'EOF'
+  {"commandId":"try-1","params":{"submitKey":"15d071280b92c867f86975b9cd2e8765","reason":"Job application will be completed in branch"}}
+  EOF
+or with the nats CLI (nats pub --jetstream or nats req: both wait for the stream's acknowledgement):
+  nats pub --jetstream -s %s txworker.cmd.cancel-txn '{"commandId":"try-2","params":{"submitKey":"…"}}'
+  not a plain nats pub: it says "Published" even when no stream stored the command
+events arrive on txworker.evt.{action}.{outcome}
+`, natsURL, simURL, httpAddr, logPath, natsURL, natsURL)
 }

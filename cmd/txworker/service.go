@@ -35,13 +35,15 @@ type service struct {
 
 	tokenOK     atomic.Bool
 	provisioned atomic.Bool
+	deps        atomic.Pointer[error] // the watch loop's last verdict on JetStream; nil: all found
 	loopErr     atomic.Pointer[error]
 	stopping    atomic.Bool
 }
 
 // startService connects, provisions and starts consuming. It returns once
 // the ops server listens; /readyz turns 200 when connected, provisioned
-// and the first token is obtained.
+// and the first token is obtained, and answers 503 whenever the watch loop
+// last found a stream, consumer or the bucket missing or unreachable.
 func startService(ctx context.Context, cfg serviceConfig, logger *zap.Logger) (*service, error) {
 	s := &service{cfg: cfg, log: logger, reg: metrics.NewRegistry()}
 	s.m = metrics.New(s.reg)
@@ -100,6 +102,9 @@ func startService(ctx context.Context, cfg serviceConfig, logger *zap.Logger) (*
 	s.loop(runCtx, "worker", intake)
 	s.loop(runCtx, "poller", p.Run)
 	s.loop(runCtx, "token", s.firstToken)
+	s.loop(runCtx, "watch", func(ctx context.Context) error {
+		return bus.Watch(ctx, queue.DefaultWatchInterval, s.noteHealth)
+	})
 	logger.Info("txworker started", zap.String("http_addr", s.srv.Addr()),
 		zap.String("prefix", bus.Prefix()), zap.Bool("journey_manager", cfg.JM != nil))
 	return s, nil
@@ -145,6 +150,26 @@ func (s *service) firstToken(ctx context.Context) error {
 	}
 }
 
+// noteHealth takes one verdict of the watch loop: it sets
+// txworker_dependency_ready per resource, keeps what readiness reports,
+// and sets txworker_ready from ready(), so the gauge follows the replica's
+// state without any probe asking.
+func (s *service) noteHealth(h queue.Health) {
+	for _, r := range queue.Resources() {
+		s.m.SetDependencyReady(string(r), h.Ready(r))
+	}
+	var err error
+	if err = h.Err(); err != nil {
+		if s.cfg.Queue.Provision {
+			err = fmt.Errorf("jetstream: %w", err)
+		} else {
+			err = fmt.Errorf("jetstream (provisioning is off: create them or set TXWORKER_PROVISION=true): %w", err)
+		}
+	}
+	s.deps.Store(&err)
+	s.m.SetReady(s.ready() == nil)
+}
+
 func (s *service) live() error {
 	if e := s.loopErr.Load(); e != nil {
 		return *e
@@ -163,6 +188,9 @@ func (s *service) ready() error {
 	case !s.tokenOK.Load():
 		return errors.New("no OAuth2 token yet")
 	}
+	if e := s.deps.Load(); e != nil && *e != nil {
+		return *e
+	}
 	return s.live()
 }
 
@@ -175,6 +203,7 @@ func (s *service) Addr() string { return s.srv.Addr() }
 func (s *service) shutdown(budget time.Duration) error {
 	s.log.Info("shutting down", zap.Duration("budget", budget))
 	s.stopping.Store(true)
+	s.m.SetReady(false)
 	s.srv.SetDraining()
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
