@@ -21,6 +21,13 @@ const (
 	// Duplicate kinds (DuplicateDropped).
 	KindCommand = "command" // a command already claimed by an earlier delivery
 	KindEvent   = "event"   // an event the stream's duplicate window dropped
+	// KindDifferent is a different command under a commandId already used:
+	// not executed, answered with a "duplicate" event.
+	KindDifferent = "different"
+
+	// Internal error kinds (InternalError).
+	FaultPanic  = "panic"  // a panic recovered while handling a delivery
+	FaultPoison = "poison" // a command ended failed INTERNAL_ERROR: the worker could not take it through
 
 	// Retry stages (Retry).
 	StageAction  = "action"  // the platform action call
@@ -42,14 +49,19 @@ func terminalOutcomes() []string {
 	return []string{"succeeded", "failed", "rejected", "timed_out"}
 }
 
-// eventOutcomes are the outcomes an event can carry: accepted plus the terminal ones.
-func eventOutcomes() []string { return append([]string{"accepted"}, terminalOutcomes()...) }
+// eventOutcomes are the outcomes an event can carry: accepted and duplicate plus the terminal ones;
+// "duplicate" is the non-terminal answer to a different command under a used commandId.
+func eventOutcomes() []string {
+	return append([]string{"accepted", "duplicate"}, terminalOutcomes()...)
+}
 
 func reasonValues() []string {
 	return []string{ReasonMalformed, ReasonTooLarge, ReasonUnknownAction, ReasonInvalidParams, ReasonInvalidEnvelope}
 }
 
-func kindValues() []string { return []string{KindCommand, KindEvent} }
+func kindValues() []string { return []string{KindCommand, KindEvent, KindDifferent} }
+
+func faultValues() []string { return []string{FaultPanic, FaultPoison} }
 
 func stageValues() []string {
 	return []string{StageAction, StageLookup, StagePoll, StageDetail, StagePublish}
