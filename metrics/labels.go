@@ -12,11 +12,12 @@ const (
 	Other = "other"
 
 	// Rejection reasons (CommandRejected).
-	ReasonMalformed       = "malformed"        // body is not one JSON object
-	ReasonTooLarge        = "too_large"        // body larger than 64 KiB
-	ReasonUnknownAction   = "unknown_action"   // subject names no known action
-	ReasonInvalidParams   = "invalid_params"   // params fail the action's rules
-	ReasonInvalidEnvelope = "invalid_envelope" // commandId, processId or deadline invalid
+	ReasonMalformed       = "malformed"         // body is not one JSON object
+	ReasonTooLarge        = "too_large"         // body larger than 64 KiB
+	ReasonUnknownAction   = "unknown_action"    // subject names no known action
+	ReasonInvalidParams   = "invalid_params"    // params fail the action's rules
+	ReasonInvalidEnvelope = "invalid_envelope"  // commandId, processId or deadline invalid
+	ReasonProcessIDInUse  = "process_id_in_use" // processId already used by another commandId
 
 	// Duplicate kinds (DuplicateDropped).
 	KindCommand = "command" // a command already claimed by an earlier delivery
@@ -56,7 +57,8 @@ func eventOutcomes() []string {
 }
 
 func reasonValues() []string {
-	return []string{ReasonMalformed, ReasonTooLarge, ReasonUnknownAction, ReasonInvalidParams, ReasonInvalidEnvelope}
+	return []string{ReasonMalformed, ReasonTooLarge, ReasonUnknownAction, ReasonInvalidParams, ReasonInvalidEnvelope,
+		ReasonProcessIDInUse}
 }
 
 func kindValues() []string { return []string{KindCommand, KindEvent, KindDifferent} }
