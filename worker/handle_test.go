@@ -442,6 +442,9 @@ func TestPoisonEndsAfterBoundedDeliveries(t *testing.T) {
 			if got := r.counter("txworker_internal_errors_total", `kind="poison"`); got != 1 {
 				t.Errorf("internal_errors_total{kind=poison} = %v, want 1", got)
 			}
+			if panics := r.counter("txworker_internal_errors_total", `kind="panic"`); strings.HasPrefix(tt.name, "panic") != (panics > 0) {
+				t.Errorf("internal_errors_total{kind=panic} = %v", panics)
+			}
 		})
 	}
 }
@@ -467,6 +470,9 @@ func TestDeadlineBoundsEveryRetry(t *testing.T) {
 		if e := evs[0].Data.Error; e == nil || e.Code != "HTTP_429" || e.HTTPStatus != 429 || !strings.Contains(e.Message, "http 429") {
 			t.Errorf("error %+v: want the last fault (HTTP_429, 429, its message)", e)
 		}
+		if end := r.clock.Now(); end.After(time.Date(2026, 3, 1, 12, 0, 5, 0, time.UTC)) {
+			t.Errorf("ended at %s, after the deadline: the Retry-After was waited out", end)
+		}
 	})
 	t.Run("back-off past the deadline", func(t *testing.T) {
 		r := newRig(t, Config{RetryBase: 10 * time.Second, RetryMax: time.Minute})
@@ -474,6 +480,9 @@ func TestDeadlineBoundsEveryRetry(t *testing.T) {
 		what, _ := r.run(r.msg("cancel-offering", offering("c", `,"deadline":"2026-03-01T12:00:00.5Z"`)), 20)
 		if evs := r.bus.eventsOf("c"); what != "term" || len(evs) != 1 || evs[0].Data.Outcome != "timed_out" || r.cs.executed() != 1 {
 			t.Fatalf("%s, events %+v, %d calls: want timed_out after 1 call", what, evs, r.cs.executed())
+		}
+		if end := r.clock.Now(); end.After(time.Date(2026, 3, 1, 12, 0, 0, 500e6, time.UTC)) {
+			t.Errorf("ended at %s, after the deadline: the back-off was waited out", end)
 		}
 	})
 	for _, found := range []bool{false, true} {
