@@ -12,15 +12,23 @@ const (
 	Other = "other"
 
 	// Rejection reasons (CommandRejected).
-	ReasonMalformed       = "malformed"        // body is not one JSON object
-	ReasonTooLarge        = "too_large"        // body larger than 64 KiB
-	ReasonUnknownAction   = "unknown_action"   // subject names no known action
-	ReasonInvalidParams   = "invalid_params"   // params fail the action's rules
-	ReasonInvalidEnvelope = "invalid_envelope" // commandId, processId or deadline invalid
+	ReasonMalformed       = "malformed"         // body is not one JSON object
+	ReasonTooLarge        = "too_large"         // body larger than 64 KiB
+	ReasonUnknownAction   = "unknown_action"    // subject names no known action
+	ReasonInvalidParams   = "invalid_params"    // params fail the action's rules
+	ReasonInvalidEnvelope = "invalid_envelope"  // commandId, processId or deadline invalid
+	ReasonProcessIDInUse  = "process_id_in_use" // processId already used by another commandId
 
 	// Duplicate kinds (DuplicateDropped).
 	KindCommand = "command" // a command already claimed by an earlier delivery
 	KindEvent   = "event"   // an event the stream's duplicate window dropped
+	// KindDifferent is a different command under a commandId already used:
+	// not executed, answered with a "duplicate" event.
+	KindDifferent = "different"
+
+	// Internal error kinds (InternalError).
+	FaultPanic  = "panic"  // a panic recovered while handling a delivery
+	FaultPoison = "poison" // a command ended failed INTERNAL_ERROR: the worker could not take it through
 
 	// Retry stages (Retry).
 	StageAction  = "action"  // the platform action call
@@ -50,14 +58,20 @@ func terminalOutcomes() []string {
 	return []string{"succeeded", "failed", "rejected", "timed_out"}
 }
 
-// eventOutcomes are the outcomes an event can carry: accepted plus the terminal ones.
-func eventOutcomes() []string { return append([]string{"accepted"}, terminalOutcomes()...) }
-
-func reasonValues() []string {
-	return []string{ReasonMalformed, ReasonTooLarge, ReasonUnknownAction, ReasonInvalidParams, ReasonInvalidEnvelope}
+// eventOutcomes are the outcomes an event can carry: accepted and duplicate plus the terminal ones;
+// "duplicate" is the non-terminal answer to a different command under a used commandId.
+func eventOutcomes() []string {
+	return append([]string{"accepted", "duplicate"}, terminalOutcomes()...)
 }
 
-func kindValues() []string { return []string{KindCommand, KindEvent} }
+func reasonValues() []string {
+	return []string{ReasonMalformed, ReasonTooLarge, ReasonUnknownAction, ReasonInvalidParams, ReasonInvalidEnvelope,
+		ReasonProcessIDInUse}
+}
+
+func kindValues() []string { return []string{KindCommand, KindEvent, KindDifferent} }
+
+func faultValues() []string { return []string{FaultPanic, FaultPoison} }
 
 func stageValues() []string {
 	return []string{StageAction, StageLookup, StagePoll, StageDetail, StagePublish}

@@ -39,6 +39,7 @@ type Metrics struct {
 	duration        *prometheus.HistogramVec // action, outcome
 	published       *prometheus.CounterVec   // outcome
 	duplicates      *prometheus.CounterVec   // kind
+	internalErrors  *prometheus.CounterVec   // kind
 	requests        *prometheus.CounterVec   // platform, endpoint, code
 	requestDuration *prometheus.HistogramVec // platform, endpoint
 	platformErrors  *prometheus.CounterVec   // platform, code
@@ -56,7 +57,7 @@ type Metrics struct {
 	dependencyReady *prometheus.GaugeVec // resource
 
 	// the closed label sets, built once
-	actions, outcomes, eventOutcomes, reasons, kinds, stages, platforms, endpoints, codes, resources set
+	actions, outcomes, eventOutcomes, reasons, kinds, faults, stages, platforms, endpoints, codes, resources set
 }
 
 // NewRegistry returns a fresh registry holding the process and Go runtime
@@ -109,6 +110,10 @@ func New(reg prometheus.Registerer) *Metrics {
 		duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "duplicates_dropped_total",
 			Help: "Duplicate commands and events dropped, by kind.",
+		}, []string{"kind"}),
+		internalErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "internal_errors_total",
+			Help: "Faults inside the worker, by kind: panic (a panic recovered while handling a delivery), poison (a command ended failed INTERNAL_ERROR).",
 		}, []string{"kind"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "platform_requests_total",
@@ -179,6 +184,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		eventOutcomes: newSet(eventOutcomes()),
 		reasons:       newSet(reasonValues()),
 		kinds:         newSet(kindValues()),
+		faults:        newSet(faultValues()),
 		stages:        newSet(stageValues()),
 		platforms:     newSet(platformValues()),
 		endpoints:     newSet(endpointValues()),
@@ -187,7 +193,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	m.initialise()
 	if reg != nil {
-		reg.MustRegister(m.received, m.rejected, m.terminal, m.duration, m.published, m.duplicates,
+		reg.MustRegister(m.received, m.rejected, m.terminal, m.duration, m.published, m.duplicates, m.internalErrors,
 			m.requests, m.requestDuration, m.platformErrors, m.unrequested, m.tokenFetches, m.retries, m.backoff,
 			m.paused, m.polls, m.pollBatch, m.tracked, m.oldest, m.pending, m.ready, m.dependencyReady)
 	}
@@ -215,6 +221,9 @@ func (m *Metrics) initialise() {
 	}
 	for _, k := range kindValues() {
 		m.duplicates.WithLabelValues(k)
+	}
+	for _, k := range faultValues() {
+		m.internalErrors.WithLabelValues(k)
 	}
 	for _, p := range platformValues() {
 		for _, e := range endpointsOf(p) {

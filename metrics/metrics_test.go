@@ -22,6 +22,7 @@ var families = map[string]dto.MetricType{
 	"txworker_command_duration_seconds":          dto.MetricType_HISTOGRAM,
 	"txworker_events_published_total":            dto.MetricType_COUNTER,
 	"txworker_duplicates_dropped_total":          dto.MetricType_COUNTER,
+	"txworker_internal_errors_total":             dto.MetricType_COUNTER,
 	"txworker_platform_requests_total":           dto.MetricType_COUNTER,
 	"txworker_platform_request_duration_seconds": dto.MetricType_HISTOGRAM,
 	"txworker_platform_errors_total":             dto.MetricType_COUNTER,
@@ -52,6 +53,7 @@ func exercise(m *metrics.Metrics) {
 	m.Terminal("cancel-offering", "succeeded", 3*time.Second)
 	m.EventPublished("succeeded")
 	m.DuplicateDropped(metrics.KindEvent)
+	m.InternalError(metrics.FaultPanic)
 	m.ObserveRequest("corastone", "cancel-offering", 200, 80*time.Millisecond)
 	m.ObserveErrorCode("corastone", "IS0012")
 	m.ObserveTokenFetch("corastone", true)
@@ -123,6 +125,10 @@ func TestKnownLabelValuesStartAtZero(t *testing.T) {
 		{"txworker_command_duration_seconds", `action="cancel-txn",outcome="succeeded"`},
 		{"txworker_events_published_total", `outcome="accepted"`},
 		{"txworker_duplicates_dropped_total", `kind="command"`},
+		{"txworker_duplicates_dropped_total", `kind="different"`},
+		{"txworker_events_published_total", `outcome="duplicate"`},
+		{"txworker_internal_errors_total", `kind="panic"`},
+		{"txworker_internal_errors_total", `kind="poison"`},
 		{"txworker_platform_requests_total", `code="error",endpoint="orchestrations",platform="corastone"`},
 		{"txworker_platform_requests_total", `code="error",endpoint="jm-query",platform="jm"`},
 		{"txworker_platform_request_duration_seconds", `endpoint="token",platform="jm"`},
@@ -170,6 +176,10 @@ func TestRecordingUsesClosedLabelSets(t *testing.T) {
 		{"non-terminal outcome", func(m *metrics.Metrics) { m.Terminal("cancel-txn", "accepted", time.Second) }, "txworker_commands_terminal_total", `action="cancel-txn",outcome="other"`, 1},
 		{"event outcome", func(m *metrics.Metrics) { m.EventPublished("accepted") }, "txworker_events_published_total", `outcome="accepted"`, 1},
 		{"duplicate", func(m *metrics.Metrics) { m.DuplicateDropped(metrics.KindCommand) }, "txworker_duplicates_dropped_total", `kind="command"`, 1},
+		{"different command", func(m *metrics.Metrics) { m.DuplicateDropped(metrics.KindDifferent) }, "txworker_duplicates_dropped_total", `kind="different"`, 1},
+		{"duplicate event", func(m *metrics.Metrics) { m.EventPublished("duplicate") }, "txworker_events_published_total", `outcome="duplicate"`, 1},
+		{"poison", func(m *metrics.Metrics) { m.InternalError(metrics.FaultPoison) }, "txworker_internal_errors_total", `kind="poison"`, 1},
+		{"unknown fault", func(m *metrics.Metrics) { m.InternalError("gremlin") }, "txworker_internal_errors_total", `kind="other"`, 1},
 		{"no answer", func(m *metrics.Metrics) { m.ObserveRequest("corastone", "orchestrations", 0, time.Second) }, "txworker_platform_requests_total", `code="error",endpoint="orchestrations",platform="corastone"`, 1},
 		{"status code", func(m *metrics.Metrics) { m.ObserveRequest("jm", "cancel-txn", 429, time.Second) }, "txworker_platform_requests_total", `code="429",endpoint="cancel-txn",platform="jm"`, 1},
 		{"unknown endpoint", func(m *metrics.Metrics) { m.ObserveRequest("corastone", "/external/v1/x", 200, time.Second) }, "txworker_platform_request_duration_seconds", `endpoint="other",platform="corastone"`, 1},

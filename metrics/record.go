@@ -41,8 +41,8 @@ func (m *Metrics) EventPublished(outcome string) {
 	m.published.WithLabelValues(m.eventOutcomes.or(outcome, Other)).Inc()
 }
 
-// DuplicateDropped counts a duplicate dropped; kind is [KindCommand] or
-// [KindEvent] (anything else is counted as [Other]).
+// DuplicateDropped counts a duplicate dropped; kind is [KindCommand],
+// [KindEvent] or [KindDifferent] (anything else is counted as [Other]).
 func (m *Metrics) DuplicateDropped(kind string) {
 	if m == nil {
 		return
@@ -150,4 +150,13 @@ func boolValue(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// InternalError counts a fault inside the worker; kind is [FaultPanic] or
+// [FaultPoison] (anything else is counted as [Other]).
+func (m *Metrics) InternalError(kind string) {
+	if m == nil {
+		return
+	}
+	m.internalErrors.WithLabelValues(m.faults.or(kind, Other)).Inc()
 }

@@ -98,6 +98,7 @@ func claimFromTrack(t queue.Track) *queue.Claim {
 		Lookups:         t.Lookups,
 		CommandID:       t.CommandID,
 		Action:          t.Action,
+		Fingerprint:     t.Fingerprint,
 		ProcessID:       t.ProcessID,
 		Resource:        t.Resource,
 		OrchestrationID: t.OrchestrationID,

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -19,6 +20,10 @@ var (
 	ErrNotFound = errors.New("claim not found")
 	// ErrConflict: the claim changed since the revision the update was based on.
 	ErrConflict = errors.New("claim changed concurrently")
+	// ErrUnencodable: a value cannot be encoded (a time outside the years
+	// 0000–9999) or cannot stand in a subject. It is deterministic: the same
+	// value fails again on every try.
+	ErrUnencodable = errors.New("value cannot be encoded")
 )
 
 // errNotProvisioned is returned by claim operations before Provision.
@@ -39,8 +44,12 @@ const (
 // bucket under base64url(CommandID). Revision is the bucket revision it was
 // read at; Update compares it.
 type Claim struct {
-	CommandID       string     `json:"commandId"`
-	Action          string     `json:"action"`
+	CommandID string `json:"commandId"`
+	Action    string `json:"action"`
+	// Fingerprint identifies the command under CommandID (action, params,
+	// processId and deadline as given); "" in claims written before it was
+	// kept.
+	Fingerprint     string     `json:"fingerprint,omitempty"`
 	ProcessID       string     `json:"processId,omitempty"`
 	Resource        string     `json:"resource,omitempty"`
 	OrchestrationID string     `json:"orchestrationId,omitempty"`
@@ -104,7 +113,7 @@ func (c *Claims) Create(ctx context.Context, cl *Claim) (stored *Claim, created 
 	}
 	data, err := encodeClaim(cl)
 	if err != nil {
-		return nil, false, fmt.Errorf("create claim: encode: %w", err)
+		return nil, false, fmt.Errorf("create claim: %w: %w", ErrUnencodable, err)
 	}
 	// A claim that expires between Create's conflict and Get is created anew.
 	k := key(cl.CommandID)
@@ -166,7 +175,7 @@ func (c *Claims) Update(ctx context.Context, cl *Claim) error {
 	}
 	data, err := encodeClaim(cl)
 	if err != nil {
-		return fmt.Errorf("update claim: encode: %w", err)
+		return fmt.Errorf("update claim: %w: %w", ErrUnencodable, err)
 	}
 	rev, err := c.put(ctx, key(cl.CommandID), data, cl.Revision)
 	if wrongLastSequence(err) {
@@ -177,6 +186,56 @@ func (c *Claims) Update(ctx context.Context, cl *Claim) error {
 	}
 	cl.Revision = rev
 	return nil
+}
+
+// processKeyPrefix starts the key of a processId's owner in the state
+// bucket. Claim keys are base64url and never contain a dot, so no claim key
+// can equal a processId key.
+const processKeyPrefix = "pid."
+
+// ProcessKey returns the state bucket key recording which command owns
+// processID; tools that list the bucket's keys skip keys with this prefix.
+func ProcessKey(processID string) string { return processKeyPrefix + processID }
+
+// IsProcessKey reports whether a state bucket key is a processId's owner
+// rather than a claim.
+func IsProcessKey(k string) bool { return strings.HasPrefix(k, processKeyPrefix) }
+
+// ReserveProcessID records commandID as the owner of processID unless
+// another command already is, and returns the owner: commandID itself when
+// the reservation is new or was made before by the same command (a
+// redelivery). processID must be a canonical UUID (a valid key).
+func (c *Claims) ReserveProcessID(ctx context.Context, processID, commandID string) (owner string, err error) {
+	if processID == "" || commandID == "" || strings.ContainsAny(processID, ".*> \t\r\n") {
+		return "", fmt.Errorf("reserve processId %q: %w", processID, ErrUnencodable)
+	}
+	kv, err := c.kv()
+	if err != nil {
+		return "", fmt.Errorf("reserve processId: %w", err)
+	}
+	k := ProcessKey(processID)
+	for attempt := range 3 {
+		if attempt == 0 {
+			_, err = c.put(ctx, k, []byte(commandID), 0)
+		} else {
+			_, err = kv.Create(ctx, k, []byte(commandID))
+		}
+		if err == nil {
+			return commandID, nil
+		}
+		if !wrongLastSequence(err) && !errors.Is(err, jetstream.ErrKeyExists) {
+			return "", fmt.Errorf("reserve processId: %w", err)
+		}
+		e, err := kv.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("reserve processId: %w", err)
+		}
+		return string(e.Value()), nil
+	}
+	return "", errors.New("reserve processId: key kept vanishing")
 }
 
 // put stores data under key if the key's last revision is rev (0: the key

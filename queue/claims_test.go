@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/txworker/txworker/queue"
 	"github.com/txworker/txworker/queue/queuetest"
@@ -117,4 +118,52 @@ func claimsEqual(a, b *queue.Claim) bool {
 	}
 	x.ReceivedAt, x.AcceptedAt, x.SettledAt, x.Deadline, x.LeaseUntil = y.ReceivedAt, y.AcceptedAt, y.SettledAt, y.Deadline, y.LeaseUntil
 	return reflect.DeepEqual(x, y)
+}
+
+func TestReserveProcessID(t *testing.T) {
+	url, _, _ := queuetest.StartServer(t)
+	b := provisioned(t, url, nil)
+	ctx := testCtx(t)
+	claims := b.Claims()
+	const pid = "2159457f-0167-4e93-a969-9cf0db05e0bf"
+	steps := []struct {
+		commandID, want string
+	}{
+		{"first", "first"},  // new reservation
+		{"first", "first"},  // a redelivery of the same command
+		{"second", "first"}, // another command: the first owns it
+		{"pid.x", "first"},  // a command id that looks like a key
+		{"first", "first"},  // still the first's
+	}
+	for i, s := range steps {
+		owner, err := claims.ReserveProcessID(ctx, pid, s.commandID)
+		if err != nil || owner != s.want {
+			t.Fatalf("step %d: ReserveProcessID(%q) = %q, %v; want %q", i, s.commandID, owner, err, s.want)
+		}
+	}
+	// The index key never collides with a claim: a command whose id is the
+	// key itself has its own claim.
+	if _, err := claims.Get(ctx, queue.ProcessKey(pid)); !errors.Is(err, queue.ErrNotFound) {
+		t.Errorf("Get(%q) = %v, want ErrNotFound", queue.ProcessKey(pid), err)
+	}
+	if !queue.IsProcessKey(queue.ProcessKey(pid)) || queue.IsProcessKey("cGlkLng") {
+		t.Error("IsProcessKey")
+	}
+	if _, err := claims.ReserveProcessID(ctx, "a.b", "c"); !errors.Is(err, queue.ErrUnencodable) {
+		t.Errorf("a processId that is no key: %v, want ErrUnencodable", err)
+	}
+}
+
+func TestUnencodableClaimIsErrUnencodable(t *testing.T) {
+	url, _, _ := queuetest.StartServer(t)
+	b := provisioned(t, url, nil)
+	ctx := testCtx(t)
+	bad := &queue.Claim{CommandID: "far", State: queue.StateReceived, Deadline: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}
+	if _, _, err := b.Claims().Create(ctx, bad); !errors.Is(err, queue.ErrUnencodable) {
+		t.Errorf("Create: %v, want ErrUnencodable", err)
+	}
+	ev := queue.NewEvent("src", "", queue.EventData{CommandID: "c", Action: "cancel-offering.*", Outcome: "rejected"}, time.Now())
+	if _, err := b.PublishEvent(ctx, ev, queue.Trace{}); !errors.Is(err, queue.ErrUnencodable) {
+		t.Errorf("PublishEvent on a wildcard token: %v, want ErrUnencodable", err)
+	}
 }

@@ -78,7 +78,7 @@ func TestEncodersMatchEncodingJSON(t *testing.T) {
 	}
 	for range 3000 {
 		cl := Claim{
-			CommandID: str(), Action: str(), ProcessID: str(), Resource: str(), OrchestrationID: str(),
+			CommandID: str(), Action: str(), Fingerprint: str(), ProcessID: str(), Resource: str(), OrchestrationID: str(),
 			State: State(str()), Owner: str(), LeaseUntil: tm(), StreamSeq: unum(), Attempts: num(),
 			Lookups: num(), Polls: num(), ReceivedAt: tm(), AcceptedAt: tm(), SettledAt: tm(), Deadline: tm(),
 			Outcome: str(), PlatformStatus: str(), FailedProcessID: str(), FailedStatus: str(), Error: errInfo(),
@@ -95,7 +95,7 @@ func TestEncodersMatchEncodingJSON(t *testing.T) {
 			},
 		}
 		tr := Track{
-			CommandID: str(), Action: str(), ProcessID: str(), OrchestrationID: str(), Resource: str(),
+			CommandID: str(), Action: str(), Fingerprint: str(), ProcessID: str(), OrchestrationID: str(), Resource: str(),
 			ReceivedAt: tm(), AcceptedAt: tm(), Deadline: tm(), Attempts: num(), Lookups: num(),
 			StreamSeq: unum(), Trace: Trace{Parent: str(), State: str()}, ClaimRevision: unum(),
 		}

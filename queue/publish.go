@@ -15,6 +15,7 @@ import (
 type Track struct {
 	CommandID       string    `json:"commandId"`
 	Action          string    `json:"action"`
+	Fingerprint     string    `json:"fingerprint,omitempty"` // the claim's
 	ProcessID       string    `json:"processId,omitempty"`
 	OrchestrationID string    `json:"orchestrationId,omitempty"`
 	Resource        string    `json:"resource,omitempty"`
@@ -43,7 +44,7 @@ func (b *Bus) PublishEvent(ctx context.Context, ev Event, tr Trace) (dup bool, e
 	}
 	data, err := encodeEvent(&ev)
 	if err != nil {
-		return false, fmt.Errorf("publish event %s: encode: %w", ev.ID, err)
+		return false, fmt.Errorf("publish event %s: %w: %w", ev.ID, ErrUnencodable, err)
 	}
 	m := nats.NewMsg(b.EventSubject(ev.Data.Action, ev.Data.Outcome))
 	m.Data = data
@@ -71,7 +72,7 @@ func (b *Bus) PublishTrack(ctx context.Context, t Track) error {
 	}
 	data, err := encodeTrack(&t)
 	if err != nil {
-		return fmt.Errorf("publish track %s: encode: %w", t.CommandID, err)
+		return fmt.Errorf("publish track %s: %w: %w", t.CommandID, ErrUnencodable, err)
 	}
 	m := nats.NewMsg(b.trackSubject(t.Action))
 	m.Data = data
@@ -91,11 +92,11 @@ func (b *Bus) PublishTrack(ctx context.Context, t Track) error {
 func checkTokens(vals ...string) error {
 	for _, v := range vals {
 		if v == "" {
-			return fmt.Errorf("empty subject token")
+			return fmt.Errorf("empty subject token: %w", ErrUnencodable)
 		}
 		for _, tok := range strings.Split(v, ".") {
 			if tok == "" || strings.ContainsAny(tok, "*> \t\r\n") {
-				return fmt.Errorf("invalid subject token %q", v)
+				return fmt.Errorf("invalid subject token %q: %w", v, ErrUnencodable)
 			}
 		}
 	}

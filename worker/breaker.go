@@ -18,14 +18,15 @@ type breaker struct {
 	pause time.Duration
 	log   *zap.Logger
 	m     *metrics.Metrics
+	now   func() time.Time
 
 	mu     sync.Mutex
 	faults map[string]int
 	until  map[string]time.Time
 }
 
-func newBreaker(after int, pause time.Duration, log *zap.Logger, m *metrics.Metrics) *breaker {
-	return &breaker{after: after, pause: pause, log: log, m: m,
+func newBreaker(after int, pause time.Duration, log *zap.Logger, m *metrics.Metrics, now func() time.Time) *breaker {
+	return &breaker{after: after, pause: pause, log: log, m: m, now: now,
 		faults: map[string]int{}, until: map[string]time.Time{}}
 }
 
@@ -37,7 +38,7 @@ func (b *breaker) wait(platform string) time.Duration {
 	if !ok {
 		return 0
 	}
-	if d := time.Until(until); d > 0 {
+	if d := until.Sub(b.now()); d > 0 {
 		return d
 	}
 	delete(b.until, platform)
@@ -60,7 +61,7 @@ func (b *breaker) failure(platform string) {
 		b.log.Warn("platform keeps failing; pausing calls", zap.String("platform", platform),
 			zap.Int("consecutive_faults", b.after), zap.Duration("pause", b.pause))
 	}
-	b.until[platform] = time.Now().Add(b.pause)
+	b.until[platform] = b.now().Add(b.pause)
 }
 
 // success resets the fault count: the platform answered.

@@ -27,22 +27,31 @@ func (h *handling) call(ctx context.Context, cl *queue.Claim) {
 		return
 	}
 	now := w.now()
-	if cl.Attempts == 0 && now.After(cl.Deadline) {
-		h.settle(ctx, cl, queue.Result{Outcome: "timed_out", Error: &queue.ErrorInfo{
-			Code: CodeDeadlineExceeded, Message: "the deadline passed before the action was sent; nothing was sent",
-		}})
+	// No action is sent after the deadline (SPEC §3). Only a tracked action
+	// whose last call may have reached the platform is looked up first.
+	lookUp := cl.State == queue.StateCalling && p.action.Tracked
+	if now.After(cl.Deadline) && !lookUp {
+		h.timedOut(ctx, cl)
 		return
 	}
 	if wait := w.breaker.wait(p.action.Platform); wait > 0 {
-		h.nak(wait + rand.N(wait/4+1))
+		d := wait + rand.N(wait/4+1)
+		if left := cl.Deadline.Sub(now); left < d {
+			d = max(left, 0) + 10*time.Millisecond // the deadline comes first: end it then
+		}
+		h.nak(d)
 		return
 	}
 	if cl.State == queue.StateCalling && now.Before(cl.LeaseUntil) && cl.Owner != h.token {
 		h.nak(cl.LeaseUntil.Sub(now) + 100*time.Millisecond) // another delivery is mid-call
 		return
 	}
-	if cl.State == queue.StateCalling && p.action.Tracked {
+	if lookUp {
 		if done := h.lookup(ctx, cl); done {
+			return
+		}
+		if now = w.now(); now.After(cl.Deadline) {
+			h.timedOut(ctx, cl) // the platform never saw it; too late to send
 			return
 		}
 	}
@@ -50,8 +59,8 @@ func (h *handling) call(ctx context.Context, cl *queue.Claim) {
 	cl.Attempts++
 	cl.Owner = h.token
 	cl.LeaseUntil = now.Add(w.cfg.CallTimeout + 5*time.Second)
-	if err := w.bus.Claims().Update(ctx, cl); err != nil {
-		h.conflictOr("record calling", err)
+	if err := w.claims.Update(ctx, cl); err != nil {
+		h.conflictOr(ctx, "record calling", err)
 		return
 	}
 	h.send(ctx, cl)
@@ -60,7 +69,9 @@ func (h *handling) call(ctx context.Context, cl *queue.Claim) {
 // send makes the platform call of a claim this delivery recorded as calling.
 func (h *handling) send(ctx context.Context, cl *queue.Claim) {
 	w, p := h.w, h.p
-	callCtx, cancel := context.WithTimeout(ctx, w.cfg.CallTimeout)
+	// The call never outlives the deadline; one cut short by it is looked up
+	// (tracked actions) before anything else happens.
+	callCtx, cancel := context.WithTimeout(ctx, min(w.cfg.CallTimeout, max(cl.Deadline.Sub(w.now()), time.Millisecond)))
 	stop := h.keepAlive()
 	var (
 		acc    platform.Accepted
@@ -130,8 +141,8 @@ func (h *handling) accepted(ctx context.Context, cl *queue.Claim, orchestrationI
 	cl.OrchestrationID = orchestrationID
 	cl.AcceptedAt = h.w.now().UTC()
 	cl.Error = nil
-	if err := h.w.bus.Claims().Update(ctx, cl); err != nil {
-		h.conflictOr("record accepted", err)
+	if err := h.w.claims.Update(ctx, cl); err != nil {
+		h.conflictOr(ctx, "record accepted", err)
 		return
 	}
 	h.hand(ctx, cl)
@@ -208,7 +219,17 @@ func (h *handling) retry(ctx context.Context, cl *queue.Claim, stage string, err
 	} else {
 		cl.Error = &queue.ErrorInfo{Message: clip(err.Error(), 300)}
 	}
-	if uerr := w.bus.Claims().Update(ctx, cl); uerr != nil && !errors.Is(uerr, queue.ErrConflict) {
+	if now := w.now(); now.Add(d).After(cl.Deadline) {
+		// The next try would come after the deadline (SPEC §3). A call that
+		// may still be in flight is looked up once its lease is over, and the
+		// command ends then unless the platform took it.
+		if !(h.p.action.Tracked && cl.State == queue.StateCalling && now.Before(cl.LeaseUntil)) {
+			h.timedOut(ctx, cl)
+			return
+		}
+		d = cl.LeaseUntil.Sub(now) + 100*time.Millisecond
+	}
+	if uerr := w.claims.Update(ctx, cl); uerr != nil && !errors.Is(uerr, queue.ErrConflict) {
 		h.log.Warn("record retry", zap.Error(uerr))
 	}
 	w.m.Retry(stage, d)
@@ -219,13 +240,33 @@ func (h *handling) retry(ctx context.Context, cl *queue.Claim, stage string, err
 
 // conflictOr re-schedules quickly after a lost compare-and-set (another
 // delivery moved the claim on) or after a bus fault.
-func (h *handling) conflictOr(what string, err error) {
+func (h *handling) conflictOr(ctx context.Context, what string, err error) {
 	if errors.Is(err, queue.ErrConflict) {
 		h.log.Info("claim changed under us; re-reading", zap.String("step", what))
 		h.nak(50 * time.Millisecond)
 		return
 	}
-	h.retryLater(what, err)
+	h.retryLater(ctx, what, err)
+}
+
+// timedOut ends a command whose deadline passed before its action could be
+// sent (again), with the last fault when there was one.
+func (h *handling) timedOut(ctx context.Context, cl *queue.Claim) {
+	info := &queue.ErrorInfo{Code: CodeDeadlineExceeded,
+		Message: "the deadline passed before the action was sent; nothing was sent"}
+	if cl.Attempts > 0 {
+		info.Message = fmt.Sprintf("the deadline passed before the action could be sent again (%d attempts, %d look-ups)",
+			cl.Attempts, cl.Lookups)
+		if last := cl.Error; last != nil {
+			if last.Code != "" {
+				info.Code = last.Code
+			}
+			info.HTTPStatus = last.HTTPStatus
+			info.Message = clip(info.Message+"; last fault: "+last.Message, 500)
+		}
+	}
+	h.log.Info("deadline passed; not sending", zap.Int("attempts", cl.Attempts), zap.Time("deadline", cl.Deadline))
+	h.settle(ctx, cl, queue.Result{Outcome: "timed_out", Error: info})
 }
 
 // keepAlive tells the server the message is in progress while a platform

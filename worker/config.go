@@ -38,6 +38,11 @@ type Config struct {
 	// command's budget in seconds. Defaults 5 and 30s.
 	PauseAfter int
 	PauseFor   time.Duration
+	// MaxPoisonDeliveries bounds the deliveries of a command that meets a
+	// fault of the worker's own (not an outage of NATS): after that many it
+	// ends failed with INTERNAL_ERROR (SPEC §4). A deterministic fault (a
+	// value that cannot be encoded) ends it at the first. Default 5.
+	MaxPoisonDeliveries int
 }
 
 func (c Config) withDefaults() Config {
@@ -80,6 +85,9 @@ func (c Config) withDefaults() Config {
 	if c.PauseFor == 0 {
 		c.PauseFor = 30 * time.Second
 	}
+	if c.MaxPoisonDeliveries == 0 {
+		c.MaxPoisonDeliveries = 5
+	}
 	return c
 }
 
@@ -101,6 +109,9 @@ func (c Config) Validate() error {
 	}
 	if c.RetryBase <= 0 || c.RetryMax < c.RetryBase {
 		errs = append(errs, fmt.Errorf("retry back-off %s..%s: want 0 < base <= max", c.RetryBase, c.RetryMax))
+	}
+	if c.MaxPoisonDeliveries < 1 || c.MaxPoisonDeliveries > 1000 {
+		errs = append(errs, fmt.Errorf("max poison deliveries %d: want 1..1000", c.MaxPoisonDeliveries))
 	}
 	if c.CallTimeout < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("call timeout %s: want at least 100ms", c.CallTimeout))

@@ -46,6 +46,9 @@ type parsed struct {
 	request   *platform.Request
 	problems  []string
 	reason    string // first rejection reason; "" when valid
+	// envelope holds the envelope's known fields as given, for the
+	// fingerprint; nil when the body is not a readable JSON object.
+	envelope map[string]json.RawMessage
 }
 
 func (p *parsed) reject(reason string, problem string) {
@@ -113,6 +116,7 @@ func decode(actionName string, body []byte, hdr nats.Header, seq uint64, maxByte
 			fields[m.Name] = m.Value
 		}
 	}
+	p.envelope = fields
 	if raw, ok := fields["commandId"]; ok {
 		id, problem := stringField(raw)
 		if problem == "" {

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"math/rand/v2"
 	"time"
 	"unicode/utf8"
@@ -10,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"github.com/txworker/txworker/metrics"
 	"github.com/txworker/txworker/queue"
 )
 
@@ -22,13 +24,26 @@ type handling struct {
 	log   *zap.Logger
 	token string // lease owner for this delivery
 	fresh bool   // this delivery created the claim in state calling: send at once
+	fp    string // the command's fingerprint, once computed
 }
 
 // start claims a valid command and moves it on from wherever its claim is.
 func (h *handling) start(ctx context.Context) {
 	w, p := h.w, h.p
 	processID := p.processID
-	if processID == "" {
+	if processID != "" {
+		// One processId, one command (SPEC §3): to the platform a second
+		// command's call would be the first one's process.
+		owner, err := w.claims.ReserveProcessID(ctx, processID, p.commandID)
+		if err != nil {
+			h.retryLater(ctx, "reserve processId", err)
+			return
+		}
+		if owner != p.commandID {
+			h.processIDInUse(ctx, owner)
+			return
+		}
+	} else {
 		processID = newProcessID()
 	}
 	deadline := p.deadline
@@ -36,15 +51,16 @@ func (h *handling) start(ctx context.Context) {
 		deadline = h.meta.Timestamp.Add(w.cfg.SettleTimeout)
 	}
 	cl := &queue.Claim{
-		CommandID:  p.commandID,
-		Action:     p.action.Name,
-		ProcessID:  processID,
-		Resource:   p.request.Resource,
-		State:      queue.StateReceived,
-		StreamSeq:  h.meta.Sequence.Stream,
-		ReceivedAt: h.meta.Timestamp.UTC(),
-		Deadline:   deadline.UTC(),
-		Trace:      queue.TraceFrom(h.msg.Headers()),
+		CommandID:   p.commandID,
+		Action:      p.action.Name,
+		Fingerprint: h.fingerprint(),
+		ProcessID:   processID,
+		Resource:    p.request.Resource,
+		State:       queue.StateReceived,
+		StreamSeq:   h.meta.Sequence.Stream,
+		ReceivedAt:  h.meta.Timestamp.UTC(),
+		Deadline:    deadline.UTC(),
+		Trace:       queue.TraceFrom(h.msg.Headers()),
 	}
 	// P1: a new command is claimed directly in state calling (the processId is
 	// still stored before the first call), saving the "record calling" update.
@@ -55,34 +71,125 @@ func (h *handling) start(ctx context.Context) {
 		cl.Owner = h.token
 		cl.LeaseUntil = now.Add(w.cfg.CallTimeout + 5*time.Second)
 	}
-	stored, created, err := w.bus.Claims().Create(ctx, cl)
+	stored, created, err := w.claims.Create(ctx, cl)
 	if err != nil {
-		h.retryLater("claim", err)
+		h.retryLater(ctx, "claim", err)
 		return
 	}
 	h.log = h.log.WithLazy(zap.String("process_id", stored.ProcessID))
 	h.fresh = created && stored.State == queue.StateCalling
-	if !created && h.duplicate(stored) {
+	if !created && h.duplicate(ctx, stored) {
 		return
 	}
 	h.advance(ctx, stored)
 }
 
-// duplicate drops a second message carrying a commandId that another
-// message already owns; the owner's message stays in the stream until the
-// command is settled or handed to tracking, so nothing is lost.
-func (h *handling) duplicate(stored *queue.Claim) bool {
+// fingerprint is the command's fingerprint (SPEC §3), computed once.
+func (h *handling) fingerprint() string {
+	if h.fp == "" {
+		h.fp = fingerprint(h.w.actionOf(h.msg.Subject()), h.msg.Data(), h.p.envelope)
+	}
+	return h.fp
+}
+
+// processIDInUse rejects a command whose processId another command owns.
+func (h *handling) processIDInUse(ctx context.Context, owner string) {
+	w, p := h.w, h.p
+	cl := &queue.Claim{
+		CommandID:   p.commandID,
+		Action:      p.action.Name,
+		Fingerprint: h.fingerprint(),
+		ProcessID:   p.processID,
+		Resource:    p.request.Resource,
+		State:       queue.StateReceived,
+		StreamSeq:   h.meta.Sequence.Stream,
+		ReceivedAt:  h.meta.Timestamp.UTC(),
+		Trace:       queue.TraceFrom(h.msg.Headers()),
+	}
+	stored, created, err := w.claims.Create(ctx, cl)
+	if err != nil {
+		h.retryLater(ctx, "claim", err)
+		return
+	}
+	if !created && h.duplicate(ctx, stored) {
+		return
+	}
+	if stored.State != queue.StateReceived {
+		h.advance(ctx, stored) // a recorded outcome wins
+		return
+	}
+	problem := fmt.Sprintf("processId %s is already used by command %q; nothing was sent", p.processID, clip(owner, 128))
+	h.log.Warn("command rejected: processId in use", zap.String("owner_command_id", owner))
+	if h.settle(ctx, stored, queue.Result{
+		Outcome:  "rejected",
+		Error:    &queue.ErrorInfo{Code: CodeProcessIDInUse, Message: problem},
+		Problems: []string{problem},
+	}) {
+		w.m.CommandRejected(metrics.ReasonProcessIDInUse)
+	}
+}
+
+// duplicate handles a message whose commandId already has a claim. A
+// different command (another fingerprint) is never executed: it is answered
+// with a "duplicate" event. The same command carried by another message is
+// dropped; the owner's message stays in the stream until the command is
+// settled or handed to tracking, so nothing is lost. A claim written before
+// fingerprints were kept counts as the same command.
+func (h *handling) duplicate(ctx context.Context, stored *queue.Claim) bool {
+	if stored.Fingerprint != "" && stored.Fingerprint != h.fingerprint() {
+		h.different(ctx, stored)
+		return true
+	}
 	if stored.StreamSeq == h.meta.Sequence.Stream {
 		return false // a redelivery of the owning message: resume
 	}
 	if stored.State == queue.StateTerminal && !stored.Published {
 		return false // help publish the recorded outcome
 	}
-	h.w.m.DuplicateDropped("command")
+	h.w.m.DuplicateDropped(metrics.KindCommand)
 	h.log.Info("duplicate command dropped", zap.String("state", string(stored.State)),
 		zap.Uint64("owner_seq", stored.StreamSeq), zap.Uint64("seq", h.meta.Sequence.Stream))
 	h.ack()
 	return true
+}
+
+// different answers a different command under a used commandId with a
+// non-terminal "duplicate" event (SPEC §4); the first command's outcome
+// stands and this one is not executed.
+func (h *handling) different(ctx context.Context, first *queue.Claim) {
+	w, p := h.w, h.p
+	fp := h.fingerprint()
+	state := string(first.State)
+	if first.Outcome != "" {
+		state += " (" + first.Outcome + ")"
+	}
+	received := h.meta.Timestamp.UTC()
+	d := queue.EventData{
+		CommandID: p.commandID, Action: safeAction(p.action.Name), ProcessID: p.processID,
+		Outcome: OutcomeDuplicate, ReceivedAt: &received,
+		Error: &queue.ErrorInfo{Code: CodeDuplicateCommandID, Message: fmt.Sprintf(
+			"commandId %q already names another command (fingerprint %s, state %s); this command (fingerprint %s) was not executed and the first command's outcome stands",
+			clip(p.commandID, 128), first.Fingerprint, state, fp)},
+	}
+	resource := ""
+	if p.request != nil {
+		resource = p.request.Resource
+	}
+	ev := queue.NewEvent(w.cfg.Source, resource, d, w.now().UTC())
+	ev.ID = p.commandID + ":duplicate:" + fp
+	dup, err := w.bus.PublishEvent(ctx, ev, queue.TraceFrom(h.msg.Headers()))
+	if err != nil {
+		h.retryLater(ctx, "publish duplicate", err)
+		return
+	}
+	if !dup {
+		w.m.EventPublished(OutcomeDuplicate)
+		w.m.DuplicateDropped(metrics.KindDifferent)
+		h.log.Warn("a different command under a commandId already used; not executed",
+			zap.String("fingerprint", fp), zap.String("first_fingerprint", first.Fingerprint),
+			zap.String("first_state", state), zap.Uint64("first_seq", first.StreamSeq), zap.Uint64("seq", h.meta.Sequence.Stream))
+	}
+	h.ack()
 }
 
 // advance moves a claim on from its stored state.
@@ -91,7 +198,7 @@ func (h *handling) advance(ctx context.Context, cl *queue.Claim) {
 	case queue.StateTerminal:
 		if !cl.Published {
 			if _, _, err := h.w.bus.Settle(ctx, h.w.cfg.Source, cl, resultOf(cl)); err != nil {
-				h.retryLater("settle", err)
+				h.retryLater(ctx, "settle", err)
 				return
 			}
 		}
@@ -103,16 +210,17 @@ func (h *handling) advance(ctx context.Context, cl *queue.Claim) {
 	}
 }
 
-// settle records a terminal outcome and publishes its event exactly once.
-func (h *handling) settle(ctx context.Context, cl *queue.Claim, r queue.Result) {
+// settle records a terminal outcome and publishes its event exactly once;
+// it reports whether this call published it.
+func (h *handling) settle(ctx context.Context, cl *queue.Claim, r queue.Result) bool {
 	w := h.w
 	if r.SettledAt.IsZero() {
 		r.SettledAt = w.now().UTC()
 	}
 	stored, published, err := w.bus.Settle(ctx, w.cfg.Source, cl, r)
 	if err != nil {
-		h.retryLater("settle", err)
-		return
+		h.retryLater(ctx, "settle", err)
+		return false
 	}
 	if published {
 		w.m.Terminal(stored.Action, stored.Outcome, stored.SettledAt.Sub(stored.ReceivedAt))
@@ -121,6 +229,7 @@ func (h *handling) settle(ctx context.Context, cl *queue.Claim, r queue.Result) 
 			zap.String("orchestration_id", stored.OrchestrationID), zap.Int("attempts", stored.Attempts))
 	}
 	h.term("terminal event published")
+	return published
 }
 
 // hand publishes "accepted" and the tracking message, then lets go of the
@@ -135,21 +244,21 @@ func (h *handling) hand(ctx context.Context, cl *queue.Claim) {
 	ev := queue.NewEvent(w.cfg.Source, cl.Resource, eventData(cl, "accepted"), w.now().UTC())
 	dup, err := w.bus.PublishEvent(ctx, ev, cl.Trace)
 	if err != nil {
-		h.retryLater("publish accepted", err)
+		h.retryLater(ctx, "publish accepted", err)
 		return
 	}
 	if !dup {
 		w.m.EventPublished("accepted")
 	}
 	err = w.bus.PublishTrack(ctx, queue.Track{
-		CommandID: cl.CommandID, Action: cl.Action, ProcessID: cl.ProcessID,
+		CommandID: cl.CommandID, Action: cl.Action, Fingerprint: cl.Fingerprint, ProcessID: cl.ProcessID,
 		OrchestrationID: cl.OrchestrationID, Resource: cl.Resource,
 		ReceivedAt: cl.ReceivedAt, AcceptedAt: cl.AcceptedAt, Deadline: cl.Deadline,
 		Attempts: cl.Attempts, Lookups: cl.Lookups, StreamSeq: cl.StreamSeq, Trace: cl.Trace,
 		ClaimRevision: cl.Revision,
 	})
 	if err != nil {
-		h.retryLater("publish tracking", err)
+		h.retryLater(ctx, "publish tracking", err)
 		return
 	}
 	h.log.Info("command accepted")
@@ -162,23 +271,24 @@ func (h *handling) reject(ctx context.Context, actionName string) {
 	w, p := h.w, h.p
 	w.m.CommandRejected(p.reason)
 	cl := &queue.Claim{
-		CommandID:  p.commandID,
-		Action:     actionName,
-		ProcessID:  p.processID,
-		State:      queue.StateReceived,
-		StreamSeq:  h.meta.Sequence.Stream,
-		ReceivedAt: h.meta.Timestamp.UTC(),
-		Trace:      queue.TraceFrom(h.msg.Headers()),
+		CommandID:   p.commandID,
+		Action:      actionName,
+		Fingerprint: h.fingerprint(),
+		ProcessID:   p.processID,
+		State:       queue.StateReceived,
+		StreamSeq:   h.meta.Sequence.Stream,
+		ReceivedAt:  h.meta.Timestamp.UTC(),
+		Trace:       queue.TraceFrom(h.msg.Headers()),
 	}
 	if p.request != nil {
 		cl.Resource = p.request.Resource
 	}
-	stored, created, err := w.bus.Claims().Create(ctx, cl)
+	stored, created, err := w.claims.Create(ctx, cl)
 	if err != nil {
-		h.retryLater("claim", err)
+		h.retryLater(ctx, "claim", err)
 		return
 	}
-	if !created && h.duplicate(stored) {
+	if !created && h.duplicate(ctx, stored) {
 		return
 	}
 	if stored.State != queue.StateReceived {
@@ -219,8 +329,15 @@ func (h *handling) term(reason string) {
 }
 
 // retryLater re-schedules the message after a bus fault, with back-off by
-// delivery count. Bus faults do not consume the platform retry budget.
-func (h *handling) retryLater(what string, err error) {
+// delivery count. Bus faults do not consume the platform retry budget. An
+// outage of NATS is retried for as long as it lasts; any other fault is the
+// worker's own and ends the command (poison) at once when it is
+// deterministic, else after MaxPoisonDeliveries deliveries.
+func (h *handling) retryLater(ctx context.Context, what string, err error) {
+	if !outage(err) && (deterministic(err) || h.meta.NumDelivered >= uint64(h.w.cfg.MaxPoisonDeliveries)) {
+		h.poison(ctx, what, err)
+		return
+	}
 	d := backoff(int(h.meta.NumDelivered), 200*time.Millisecond, 10*time.Second)
 	h.log.Warn("bus fault; will retry", zap.String("step", what), zap.Duration("delay", d), zap.Error(err))
 	h.w.m.Retry("publish", d)

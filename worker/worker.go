@@ -33,7 +33,8 @@ type JourneyManager interface {
 // messages beyond the per-platform pause: everything lives in the bus.
 type Worker struct {
 	cfg     Config
-	bus     *queue.Bus
+	bus     Bus
+	claims  Claims
 	cs      Corastone
 	jm      JourneyManager
 	log     *zap.Logger
@@ -42,10 +43,11 @@ type Worker struct {
 	now     func() time.Time
 }
 
-// New returns a Worker. jm may be nil: cancel-txn commands are then
+// New returns a Worker over bus and its claim store (for a *queue.Bus b:
+// New(cfg, b, b.Claims(), …)). jm may be nil: cancel-txn commands are then
 // rejected as disabled. A nil logger discards logs; nil metrics are
 // registered on a private registry.
-func New(cfg Config, bus *queue.Bus, cs Corastone, jm JourneyManager, logger *zap.Logger, m *metrics.Metrics) (*Worker, error) {
+func New(cfg Config, bus Bus, claims Claims, cs Corastone, jm JourneyManager, logger *zap.Logger, m *metrics.Metrics) (*Worker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -57,11 +59,9 @@ func New(cfg Config, bus *queue.Bus, cs Corastone, jm JourneyManager, logger *za
 	}
 	cfg = cfg.withDefaults()
 	log := logger.Named("worker")
-	return &Worker{
-		cfg: cfg, bus: bus, cs: cs, jm: jm, log: log, m: m,
-		breaker: newBreaker(cfg.PauseAfter, cfg.PauseFor, log, m),
-		now:     time.Now,
-	}, nil
+	w := &Worker{cfg: cfg, bus: bus, claims: claims, cs: cs, jm: jm, log: log, m: m, now: time.Now}
+	w.breaker = newBreaker(cfg.PauseAfter, cfg.PauseFor, log, m, func() time.Time { return w.now() })
+	return w, nil
 }
 
 // Run consumes commands with at most Config.Concurrency handled at once
@@ -93,6 +93,12 @@ func (w *Worker) reportLag(ctx context.Context) {
 func (w *Worker) Handle(ctx context.Context, msg jetstream.Msg) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.CallTimeout+10*time.Second)
 	defer cancel()
+	var h *handling
+	defer func() {
+		if r := recover(); r != nil {
+			w.panicked(ctx, msg, h, r)
+		}
+	}()
 	meta, err := msg.Metadata()
 	if err != nil {
 		w.log.Error("command without JetStream metadata", zap.Error(err))
@@ -114,9 +120,9 @@ func (w *Worker) Handle(ctx context.Context, msg jetstream.Msg) {
 	// WithLazy: under load the sampler drops most lines, so the fields are
 	// encoded only for a line that is written.
 	log := w.log.WithLazy(zap.String("command_id", p.commandID), zap.String("action", label))
-	h := &handling{w: w, msg: msg, meta: meta, p: p, log: log, token: uuid.NewString()}
+	h = &handling{w: w, msg: msg, meta: meta, p: p, log: log, token: uuid.NewString()}
 	if p.reason != "" {
-		h.reject(ctx, clip(actionName, 64))
+		h.reject(ctx, safeAction(actionName))
 		return
 	}
 	h.start(ctx)

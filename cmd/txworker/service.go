@@ -84,7 +84,7 @@ func startService(ctx context.Context, cfg serviceConfig, logger *zap.Logger) (*
 		}
 		jm = c
 	}
-	w, err := worker.New(cfg.Worker, bus, s.cs, jm, logger, s.m)
+	w, err := worker.New(cfg.Worker, bus, bus.Claims(), s.cs, jm, logger, s.m)
 	if err != nil {
 		return fail(fmt.Errorf("worker: %w", err))
 	}
