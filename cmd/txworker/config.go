@@ -55,6 +55,7 @@ var settings = []setting{
 	{name: "platform-rps", def: "50", help: "request rate cap per replica and platform (0: none)"},
 	{name: "request-timeout", def: "10s", help: "timeout of one platform request"},
 	{name: "max-attempts", def: "8", help: "retry budget of a command's platform call on transient faults"},
+	{name: "max-poison-deliveries", def: "5", help: "deliveries after which a command that keeps failing inside the worker (not a NATS outage) ends failed INTERNAL_ERROR"},
 	{name: "max-retry-after", def: "5m", help: "the longest Retry-After honoured; a longer one is capped to this"},
 	{name: "poll-interval", def: "2s", help: "first wait between polls of an orchestration"},
 	{name: "poll-max-interval", def: "30s", help: "longest wait between polls"},

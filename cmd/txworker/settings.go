@@ -111,12 +111,13 @@ func resolve(v values) (serviceConfig, error) {
 	}
 	settle := v.duration("settle-timeout", &p)
 	sc.Worker = worker.Config{
-		Source:        v.str("event-source"),
-		Concurrency:   v.integer("concurrency", 1, 4096, &p),
-		SettleTimeout: settle,
-		MaxAttempts:   v.integer("max-attempts", 1, 100, &p),
-		CallTimeout:   3*timeout + 2*time.Second,
-		KeepAlive:     sc.Queue.AckWait / 3,
+		Source:              v.str("event-source"),
+		Concurrency:         v.integer("concurrency", 1, 4096, &p),
+		SettleTimeout:       settle,
+		MaxAttempts:         v.integer("max-attempts", 1, 100, &p),
+		MaxPoisonDeliveries: v.integer("max-poison-deliveries", 1, 1000, &p),
+		CallTimeout:         3*timeout + 2*time.Second,
+		KeepAlive:           sc.Queue.AckWait / 3,
 	}
 	sc.Poller = poller.Config{
 		Source:       sc.Worker.Source,
@@ -124,6 +125,7 @@ func resolve(v values) (serviceConfig, error) {
 		MaxInterval:  v.duration("poll-max-interval", &p),
 		BackoffAfter: v.duration("poll-backoff-after", &p),
 		Naive:        v.boolean("poll-naive", &p),
+		MaxPause:     sc.MaxRetryAfter,
 	}
 	if sc.Poller.MaxInterval < sc.Poller.Interval {
 		p.add("TXWORKER_POLL_MAX_INTERVAL (%s) is shorter than TXWORKER_POLL_INTERVAL (%s)", sc.Poller.MaxInterval, sc.Poller.Interval)
