@@ -223,7 +223,8 @@ func githubAnchor(heading string) string {
 }
 
 // TestNATSResourcesMatchDesign checks the NACK resources against the design's
-// streams, consumers and bucket (prefix "txworker").
+// streams, consumers and bucket (prefix "txworker"); TestNATSResourcesMatchProvisioning
+// holds them to what the worker itself provisions.
 func TestNATSResourcesMatchDesign(t *testing.T) {
 	var docs []doc
 	for _, f := range []string{"streams.yaml", "consumers.yaml", "keyvalue.yaml"} {
@@ -235,9 +236,12 @@ func TestNATSResourcesMatchDesign(t *testing.T) {
 		}
 	}
 	want := map[string]map[string]any{
-		"TXWORKER_COMMANDS": {"subjects": []any{"txworker.cmd.>"}, "retention": "workqueue", "storage": "file", "maxMsgSize": 1048576, "duplicateWindow": "10m"},
-		"TXWORKER_EVENTS":   {"subjects": []any{"txworker.evt.>"}, "retention": "limits", "storage": "file", "maxAge": "168h", "duplicateWindow": "10m"},
-		"TXWORKER_TRACKING": {"subjects": []any{"txworker.track.>"}, "retention": "workqueue", "storage": "file", "duplicateWindow": "10m"},
+		"TXWORKER_COMMANDS": {"subjects": []any{"txworker.cmd.>"}, "retention": "workqueue", "storage": "file", "maxMsgSize": 1048576, "duplicateWindow": "10m",
+			"maxMsgs": 1000000, "maxBytes": 1 << 30, "discard": "new"},
+		"TXWORKER_EVENTS": {"subjects": []any{"txworker.evt.>"}, "retention": "limits", "storage": "file", "maxAge": "168h", "duplicateWindow": "10m",
+			"maxBytes": 2 << 30, "discard": "old"},
+		"TXWORKER_TRACKING": {"subjects": []any{"txworker.track.>"}, "retention": "workqueue", "storage": "file", "duplicateWindow": "10m",
+			"maxMsgs": 1000000, "maxBytes": 1 << 30, "discard": "new"},
 	}
 	for _, s := range find(docs, "Stream", "") {
 		name := str(s, "spec", "name")
@@ -257,7 +261,7 @@ func TestNATSResourcesMatchDesign(t *testing.T) {
 		t.Errorf("no stream %s", name)
 	}
 	consumers := map[string]map[string]any{
-		"worker": {"streamName": "TXWORKER_COMMANDS", "ackPolicy": "explicit", "ackWait": "60s", "maxDeliver": -1, "maxAckPending": 4096},
+		"worker": {"streamName": "TXWORKER_COMMANDS", "ackPolicy": "explicit", "ackWait": "30s", "maxDeliver": -1, "maxAckPending": 4096},
 		"poller": {"streamName": "TXWORKER_TRACKING", "ackPolicy": "explicit", "ackWait": "60s", "maxDeliver": -1, "maxAckPending": 1000000},
 	}
 	for _, c := range find(docs, "Consumer", "") {
