@@ -309,3 +309,92 @@ func equalYAML(got, want any) bool {
 		return got == want
 	}
 }
+
+func TestScaledReplicaProblems(t *testing.T) {
+	so := func(kind, name string) doc {
+		ref := map[string]any{"name": name}
+		if kind != "" {
+			ref["kind"] = kind
+		}
+		return doc{"kind": "ScaledObject", "metadata": map[string]any{"name": "so"}, "spec": map[string]any{"scaleTargetRef": ref}}
+	}
+	dep := func(name string, replicas any) doc {
+		spec := map[string]any{}
+		if replicas != nil {
+			spec["replicas"] = replicas
+		}
+		return doc{"kind": "Deployment", "metadata": map[string]any{"name": name}, "spec": spec}
+	}
+	for _, tc := range []struct {
+		name string
+		docs []doc
+		want int
+	}{
+		{"scaled, replicas set", []doc{so("Deployment", "txworker"), dep("txworker", 3)}, 1},
+		{"scaled, kind defaulted, replicas set", []doc{so("", "txworker"), dep("txworker", 1)}, 1},
+		{"scaled, no replicas", []doc{so("Deployment", "txworker"), dep("txworker", nil)}, 0},
+		{"another Deployment scaled", []doc{so("Deployment", "other"), dep("txworker", 3)}, 0},
+		{"no ScaledObject", []doc{dep("txworker", 1)}, 0},
+	} {
+		if got := scaledReplicaProblems(tc.docs); len(got) != tc.want {
+			t.Errorf("%s: %d problems %q, want %d", tc.name, len(got), got, tc.want)
+		}
+	}
+}
+
+// TestOverlaysLeaveScaledReplicasToKEDA checks the sources (the rendered
+// overlays are checked by TestRenderedWorkloadsPassPolicy): an overlay with a
+// ScaledObject neither sets its target's replicas (replicas: field, a patch
+// of /spec/replicas) nor includes a base Deployment that sets them.
+func TestOverlaysLeaveScaledReplicasToKEDA(t *testing.T) {
+	overlays, err := filepath.Glob(filepath.Join(deployDir, "overlays", "*"))
+	if err != nil || len(overlays) == 0 {
+		t.Fatalf("no overlays (%v)", err)
+	}
+	baseDeps := map[string]bool{} // name → sets spec.replicas
+	for _, d := range find(readDocsFile(t, filepath.Join(deployDir, "base", "deployment.yaml")), "Deployment", "") {
+		baseDeps[str(d, "metadata", "name")] = at(d, "spec", "replicas") != nil
+	}
+	checked := 0
+	for _, dir := range overlays {
+		k := readDocsFile(t, filepath.Join(dir, "kustomization.yaml"))[0]
+		targets := map[string]bool{}
+		usesBase := false
+		for _, r := range list(k, "resources") {
+			res := fmt.Sprint(r)
+			if filepath.Clean(filepath.Join(dir, res)) == filepath.Clean(filepath.Join(deployDir, "base")) {
+				usesBase = true
+			}
+			if filepath.Ext(res) != ".yaml" {
+				continue
+			}
+			for _, so := range find(readDocsFile(t, filepath.Join(dir, res)), "ScaledObject", "") {
+				if kind := str(so, "spec", "scaleTargetRef", "kind"); kind == "" || kind == "Deployment" {
+					targets[str(so, "spec", "scaleTargetRef", "name")] = true
+				}
+			}
+		}
+		if len(targets) == 0 {
+			continue
+		}
+		checked++
+		for _, r := range list(k, "replicas") {
+			if targets[str(r, "name")] {
+				t.Errorf("%s: kustomization sets replicas of %s, which KEDA scales", dir, str(r, "name"))
+			}
+		}
+		for _, p := range list(k, "patches") {
+			if targets[str(p, "target", "name")] && strings.Contains(str(p, "patch"), "/spec/replicas") {
+				t.Errorf("%s: a patch sets /spec/replicas of %s, which KEDA scales", dir, str(p, "target", "name"))
+			}
+		}
+		for name := range targets {
+			if usesBase && baseDeps[name] {
+				t.Errorf("%s: deploy/base/deployment.yaml sets replicas of %s, which KEDA scales in this overlay", dir, name)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Error("no overlay with a ScaledObject was checked")
+	}
+}
