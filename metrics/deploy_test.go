@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -396,5 +397,52 @@ func TestOverlaysLeaveScaledReplicasToKEDA(t *testing.T) {
 	}
 	if checked == 0 {
 		t.Error("no overlay with a ScaledObject was checked")
+	}
+}
+
+// TestNetworkPolicyShape checks deploy/base/networkpolicy.yaml (the rendered
+// overlays are checked in TestRenderedWorkloadsPassPolicy) and that the
+// shape check catches each way of opening the policy up.
+func TestNetworkPolicyShape(t *testing.T) {
+	base := readDocsFile(t, filepath.Join(deployDir, "base", "kustomization.yaml"))[0]
+	if !slices.Contains(list(base, "resources"), any("networkpolicy.yaml")) {
+		t.Error("deploy/base/kustomization.yaml does not include networkpolicy.yaml")
+	}
+	dep := findOne(t, readDocsFile(t, filepath.Join(deployDir, "base", "deployment.yaml")), "Deployment", "txworker")
+	fresh := func() doc {
+		return findOne(t, readDocsFile(t, filepath.Join(deployDir, "base", "networkpolicy.yaml")), "NetworkPolicy", "txworker")
+	}
+	if p := networkPolicyProblems(fresh(), dep); len(p) > 0 {
+		t.Errorf("deploy/base/networkpolicy.yaml: %q", p)
+	}
+	egress := func(np doc, i int) map[string]any { return obj(np, "spec", "egress", i) }
+	for _, tc := range []struct {
+		name   string
+		mutate func(np doc)
+	}{
+		{"egress not denied", func(np doc) { obj(np, "spec")["policyTypes"] = []any{"Ingress"} }},
+		{"other pods selected", func(np doc) { obj(np, "spec")["podSelector"] = map[string]any{} }},
+		{"every port to NATS", func(np doc) { delete(egress(np, 0), "ports") }},
+		{"NATS port to anywhere", func(np doc) { delete(egress(np, 0), "to") }},
+		{"an extra port", func(np doc) {
+			egress(np, 2)["ports"] = append(list(egress(np, 2), "ports"), map[string]any{"port": 80, "protocol": "TCP"})
+		}},
+		{"DNS elsewhere", func(np doc) {
+			obj(egress(np, 1), "to", 0, "namespaceSelector", "matchLabels")["kubernetes.io/metadata.name"] = "default"
+		}},
+		{"peer selector rewritten to the worker", func(np doc) {
+			obj(egress(np, 0), "to", 0)["podSelector"] = map[string]any{"matchLabels": map[string]any{"app.kubernetes.io/name": "txworker"}}
+		}},
+		{"ingress from anywhere", func(np doc) { delete(obj(np, "spec", "ingress", 0), "from") }},
+		{"ingress on another port", func(np doc) {
+			obj(np, "spec", "ingress", 0)["ports"] = []any{map[string]any{"port": 9090, "protocol": "TCP"}}
+		}},
+		{"no DNS", func(np doc) { obj(np, "spec")["egress"] = []any{egress(np, 0), egress(np, 2)} }},
+	} {
+		np := fresh()
+		tc.mutate(np)
+		if p := networkPolicyProblems(np, dep); len(p) == 0 {
+			t.Errorf("%s: no problem found", tc.name)
+		}
 	}
 }
