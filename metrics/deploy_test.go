@@ -201,7 +201,7 @@ func TestAlertsAreAnnotatedAndTested(t *testing.T) {
 		}
 	}
 	sort.Strings(alerts)
-	for _, want := range []string{"TxworkerCommandsPilingUp", "TxworkerCommandsTimedOut", "TxworkerFailureRatioHigh",
+	for _, want := range []string{"TxworkerCommandsPilingUp", "TxworkerCommandsTimedOut", "TxworkerDependencyMissing", "TxworkerFailureRatioHigh",
 		"TxworkerNoReadyReplica", "TxworkerOrchestrationsNotSettling", "TxworkerPlatformRefusesTokens", "TxworkerPlatformUnreachable"} {
 		if i := sort.SearchStrings(alerts, want); i == len(alerts) || alerts[i] != want {
 			t.Errorf("no alert %s", want)

@@ -52,9 +52,10 @@ type Metrics struct {
 	oldest          prometheus.Gauge
 	pending         prometheus.Gauge
 	ready           prometheus.Gauge
+	dependencyReady *prometheus.GaugeVec // resource
 
 	// the closed label sets, built once
-	actions, outcomes, eventOutcomes, reasons, kinds, stages, platforms, endpoints, codes set
+	actions, outcomes, eventOutcomes, reasons, kinds, stages, platforms, endpoints, codes, resources set
 }
 
 // NewRegistry returns a fresh registry holding the process and Go runtime
@@ -163,6 +164,10 @@ func New(reg prometheus.Registerer) *Metrics {
 			Namespace: namespace, Name: "ready",
 			Help: "1 if the last readiness check of this replica passed, else 0.",
 		}),
+		dependencyReady: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "dependency_ready",
+			Help: "1 if the JetStream resource (stream, consumer or state bucket) was found by this replica's last check, else 0.",
+		}, []string{"resource"}),
 
 		actions:       newSet(actionValues()),
 		outcomes:      newSet(terminalOutcomes()),
@@ -173,12 +178,13 @@ func New(reg prometheus.Registerer) *Metrics {
 		platforms:     newSet(platformValues()),
 		endpoints:     newSet(endpointValues()),
 		codes:         newSet(errorCodeValues()),
+		resources:     newSet(dependencyResources()),
 	}
 	m.initialise()
 	if reg != nil {
 		reg.MustRegister(m.received, m.rejected, m.terminal, m.duration, m.published, m.duplicates,
 			m.requests, m.requestDuration, m.platformErrors, m.tokenFetches, m.retries, m.backoff,
-			m.paused, m.polls, m.pollBatch, m.tracked, m.oldest, m.pending, m.ready)
+			m.paused, m.polls, m.pollBatch, m.tracked, m.oldest, m.pending, m.ready, m.dependencyReady)
 	}
 	return m
 }
@@ -225,4 +231,22 @@ func (m *Metrics) initialise() {
 		m.retries.WithLabelValues(s)
 		m.backoff.WithLabelValues(s)
 	}
+	for _, r := range dependencyResources() {
+		m.dependencyReady.WithLabelValues(r)
+	}
+}
+
+// dependencyResources is the resource label of txworker_dependency_ready: the
+// JetStream resources the worker needs.
+func dependencyResources() []string {
+	return []string{"commands_stream", "events_stream", "tracking_stream", "commands_consumer", "tracking_consumer", "state_bucket"}
+}
+
+// SetDependencyReady sets txworker_dependency_ready{resource} to 1 (found) or
+// 0 (missing); a resource outside the known set is ignored.
+func (m *Metrics) SetDependencyReady(resource string, ready bool) {
+	if m == nil || m.resources.or(resource, "") == "" {
+		return
+	}
+	m.dependencyReady.WithLabelValues(resource).Set(boolValue(ready))
 }

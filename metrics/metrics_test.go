@@ -35,6 +35,7 @@ var families = map[string]dto.MetricType{
 	"txworker_tracking_oldest_seconds":           dto.MetricType_GAUGE,
 	"txworker_commands_pending":                  dto.MetricType_GAUGE,
 	"txworker_ready":                             dto.MetricType_GAUGE,
+	"txworker_dependency_ready":                  dto.MetricType_GAUGE,
 }
 
 func newMetrics(t *testing.T) (*prometheus.Registry, *metrics.Metrics) {
