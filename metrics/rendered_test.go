@@ -19,7 +19,7 @@ import (
 // (base.yaml, dev.yaml, prod.yaml, nats.yaml); without it these tests skip.
 // They also write, for promtool, rules/txworker.rules.yaml (the rendered
 // PrometheusRule's spec) and rules/dashboard.rules.yaml (every dashboard query
-// as a recording rule, Grafana variables replaced).
+// as a recording rule, Grafana variables replaced), for promtool and pint.
 
 func renderedDir(t *testing.T) string {
 	t.Helper()
@@ -85,7 +85,8 @@ func workloadProblems(d doc) []string {
 				}
 			}
 		}
-		for _, r := range [][]any{{"requests", "cpu"}, {"requests", "memory"}, {"limits", "memory"}} {
+		for _, r := range [][]any{{"requests", "cpu"}, {"requests", "memory"}, {"limits", "memory"},
+			{"requests", "ephemeral-storage"}, {"limits", "ephemeral-storage"}} {
 			if at(c, append([]any{"resources"}, r...)...) == nil {
 				add("container %s: no resources.%s.%s", name, r[0], r[1])
 			}
@@ -268,7 +269,9 @@ func exportForPromtool(t *testing.T, dir string, spec doc, dash doc) {
 		t.Fatal(err)
 	}
 	writeYAML(t, filepath.Join(out, "txworker.rules.yaml"), spec)
-	grafana := strings.NewReplacer("$__rate_interval", "5m", "$__interval", "1m", "$__range", "1h")
+	// Grafana's variables as Grafana would substitute them; $namespace is a
+	// regexp matcher's value, "All" selects every namespace.
+	grafana := strings.NewReplacer("$__rate_interval", "5m", "$__interval", "1m", "$__range", "1h", "$namespace", ".+")
 	exprs := dashboardExprs(dash)
 	keys := make([]string, 0, len(exprs))
 	for k := range exprs {
