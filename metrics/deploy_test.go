@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -200,7 +201,7 @@ func TestAlertsAreAnnotatedAndTested(t *testing.T) {
 		}
 	}
 	sort.Strings(alerts)
-	for _, want := range []string{"TxworkerCommandsPilingUp", "TxworkerCommandsTimedOut", "TxworkerFailureRatioHigh",
+	for _, want := range []string{"TxworkerCommandsPilingUp", "TxworkerCommandsTimedOut", "TxworkerDependencyMissing", "TxworkerFailureRatioHigh",
 		"TxworkerNoReadyReplica", "TxworkerOrchestrationsNotSettling", "TxworkerPlatformRefusesTokens", "TxworkerPlatformUnreachable"} {
 		if i := sort.SearchStrings(alerts, want); i == len(alerts) || alerts[i] != want {
 			t.Errorf("no alert %s", want)
@@ -223,7 +224,8 @@ func githubAnchor(heading string) string {
 }
 
 // TestNATSResourcesMatchDesign checks the NACK resources against the design's
-// streams, consumers and bucket (prefix "txworker").
+// streams, consumers and bucket (prefix "txworker"); TestNATSResourcesMatchProvisioning
+// holds them to what the worker itself provisions.
 func TestNATSResourcesMatchDesign(t *testing.T) {
 	var docs []doc
 	for _, f := range []string{"streams.yaml", "consumers.yaml", "keyvalue.yaml"} {
@@ -235,9 +237,12 @@ func TestNATSResourcesMatchDesign(t *testing.T) {
 		}
 	}
 	want := map[string]map[string]any{
-		"TXWORKER_COMMANDS": {"subjects": []any{"txworker.cmd.>"}, "retention": "workqueue", "storage": "file", "maxMsgSize": 1048576, "duplicateWindow": "10m"},
-		"TXWORKER_EVENTS":   {"subjects": []any{"txworker.evt.>"}, "retention": "limits", "storage": "file", "maxAge": "168h", "duplicateWindow": "10m"},
-		"TXWORKER_TRACKING": {"subjects": []any{"txworker.track.>"}, "retention": "workqueue", "storage": "file", "duplicateWindow": "10m"},
+		"TXWORKER_COMMANDS": {"subjects": []any{"txworker.cmd.>"}, "retention": "workqueue", "storage": "file", "maxMsgSize": 1048576, "duplicateWindow": "10m",
+			"maxMsgs": 1000000, "maxBytes": 1 << 30, "discard": "new"},
+		"TXWORKER_EVENTS": {"subjects": []any{"txworker.evt.>"}, "retention": "limits", "storage": "file", "maxAge": "168h", "duplicateWindow": "10m",
+			"maxBytes": 2 << 30, "discard": "old"},
+		"TXWORKER_TRACKING": {"subjects": []any{"txworker.track.>"}, "retention": "workqueue", "storage": "file", "duplicateWindow": "10m",
+			"maxMsgs": 1000000, "maxBytes": 1 << 30, "discard": "new"},
 	}
 	for _, s := range find(docs, "Stream", "") {
 		name := str(s, "spec", "name")
@@ -257,7 +262,7 @@ func TestNATSResourcesMatchDesign(t *testing.T) {
 		t.Errorf("no stream %s", name)
 	}
 	consumers := map[string]map[string]any{
-		"worker": {"streamName": "TXWORKER_COMMANDS", "ackPolicy": "explicit", "ackWait": "60s", "maxDeliver": -1, "maxAckPending": 4096},
+		"worker": {"streamName": "TXWORKER_COMMANDS", "ackPolicy": "explicit", "ackWait": "30s", "maxDeliver": -1, "maxAckPending": 4096},
 		"poller": {"streamName": "TXWORKER_TRACKING", "ackPolicy": "explicit", "ackWait": "60s", "maxDeliver": -1, "maxAckPending": 1000000},
 	}
 	for _, c := range find(docs, "Consumer", "") {
@@ -303,5 +308,141 @@ func equalYAML(got, want any) bool {
 		return true
 	default:
 		return got == want
+	}
+}
+
+func TestScaledReplicaProblems(t *testing.T) {
+	so := func(kind, name string) doc {
+		ref := map[string]any{"name": name}
+		if kind != "" {
+			ref["kind"] = kind
+		}
+		return doc{"kind": "ScaledObject", "metadata": map[string]any{"name": "so"}, "spec": map[string]any{"scaleTargetRef": ref}}
+	}
+	dep := func(name string, replicas any) doc {
+		spec := map[string]any{}
+		if replicas != nil {
+			spec["replicas"] = replicas
+		}
+		return doc{"kind": "Deployment", "metadata": map[string]any{"name": name}, "spec": spec}
+	}
+	for _, tc := range []struct {
+		name string
+		docs []doc
+		want int
+	}{
+		{"scaled, replicas set", []doc{so("Deployment", "txworker"), dep("txworker", 3)}, 1},
+		{"scaled, kind defaulted, replicas set", []doc{so("", "txworker"), dep("txworker", 1)}, 1},
+		{"scaled, no replicas", []doc{so("Deployment", "txworker"), dep("txworker", nil)}, 0},
+		{"another Deployment scaled", []doc{so("Deployment", "other"), dep("txworker", 3)}, 0},
+		{"no ScaledObject", []doc{dep("txworker", 1)}, 0},
+	} {
+		if got := scaledReplicaProblems(tc.docs); len(got) != tc.want {
+			t.Errorf("%s: %d problems %q, want %d", tc.name, len(got), got, tc.want)
+		}
+	}
+}
+
+// TestOverlaysLeaveScaledReplicasToKEDA checks the sources (the rendered
+// overlays are checked by TestRenderedWorkloadsPassPolicy): an overlay with a
+// ScaledObject neither sets its target's replicas (replicas: field, a patch
+// of /spec/replicas) nor includes a base Deployment that sets them.
+func TestOverlaysLeaveScaledReplicasToKEDA(t *testing.T) {
+	overlays, err := filepath.Glob(filepath.Join(deployDir, "overlays", "*"))
+	if err != nil || len(overlays) == 0 {
+		t.Fatalf("no overlays (%v)", err)
+	}
+	baseDeps := map[string]bool{} // name → sets spec.replicas
+	for _, d := range find(readDocsFile(t, filepath.Join(deployDir, "base", "deployment.yaml")), "Deployment", "") {
+		baseDeps[str(d, "metadata", "name")] = at(d, "spec", "replicas") != nil
+	}
+	checked := 0
+	for _, dir := range overlays {
+		k := readDocsFile(t, filepath.Join(dir, "kustomization.yaml"))[0]
+		targets := map[string]bool{}
+		usesBase := false
+		for _, r := range list(k, "resources") {
+			res := fmt.Sprint(r)
+			if filepath.Clean(filepath.Join(dir, res)) == filepath.Clean(filepath.Join(deployDir, "base")) {
+				usesBase = true
+			}
+			if filepath.Ext(res) != ".yaml" {
+				continue
+			}
+			for _, so := range find(readDocsFile(t, filepath.Join(dir, res)), "ScaledObject", "") {
+				if kind := str(so, "spec", "scaleTargetRef", "kind"); kind == "" || kind == "Deployment" {
+					targets[str(so, "spec", "scaleTargetRef", "name")] = true
+				}
+			}
+		}
+		if len(targets) == 0 {
+			continue
+		}
+		checked++
+		for _, r := range list(k, "replicas") {
+			if targets[str(r, "name")] {
+				t.Errorf("%s: kustomization sets replicas of %s, which KEDA scales", dir, str(r, "name"))
+			}
+		}
+		for _, p := range list(k, "patches") {
+			if targets[str(p, "target", "name")] && strings.Contains(str(p, "patch"), "/spec/replicas") {
+				t.Errorf("%s: a patch sets /spec/replicas of %s, which KEDA scales", dir, str(p, "target", "name"))
+			}
+		}
+		for name := range targets {
+			if usesBase && baseDeps[name] {
+				t.Errorf("%s: deploy/base/deployment.yaml sets replicas of %s, which KEDA scales in this overlay", dir, name)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Error("no overlay with a ScaledObject was checked")
+	}
+}
+
+// TestNetworkPolicyShape checks deploy/base/networkpolicy.yaml (the rendered
+// overlays are checked in TestRenderedWorkloadsPassPolicy) and that the
+// shape check catches each way of opening the policy up.
+func TestNetworkPolicyShape(t *testing.T) {
+	base := readDocsFile(t, filepath.Join(deployDir, "base", "kustomization.yaml"))[0]
+	if !slices.Contains(list(base, "resources"), any("networkpolicy.yaml")) {
+		t.Error("deploy/base/kustomization.yaml does not include networkpolicy.yaml")
+	}
+	dep := findOne(t, readDocsFile(t, filepath.Join(deployDir, "base", "deployment.yaml")), "Deployment", "txworker")
+	fresh := func() doc {
+		return findOne(t, readDocsFile(t, filepath.Join(deployDir, "base", "networkpolicy.yaml")), "NetworkPolicy", "txworker")
+	}
+	if p := networkPolicyProblems(fresh(), dep); len(p) > 0 {
+		t.Errorf("deploy/base/networkpolicy.yaml: %q", p)
+	}
+	egress := func(np doc, i int) map[string]any { return obj(np, "spec", "egress", i) }
+	for _, tc := range []struct {
+		name   string
+		mutate func(np doc)
+	}{
+		{"egress not denied", func(np doc) { obj(np, "spec")["policyTypes"] = []any{"Ingress"} }},
+		{"other pods selected", func(np doc) { obj(np, "spec")["podSelector"] = map[string]any{} }},
+		{"every port to NATS", func(np doc) { delete(egress(np, 0), "ports") }},
+		{"NATS port to anywhere", func(np doc) { delete(egress(np, 0), "to") }},
+		{"an extra port", func(np doc) {
+			egress(np, 2)["ports"] = append(list(egress(np, 2), "ports"), map[string]any{"port": 80, "protocol": "TCP"})
+		}},
+		{"DNS elsewhere", func(np doc) {
+			obj(egress(np, 1), "to", 0, "namespaceSelector", "matchLabels")["kubernetes.io/metadata.name"] = "default"
+		}},
+		{"peer selector rewritten to the worker", func(np doc) {
+			obj(egress(np, 0), "to", 0)["podSelector"] = map[string]any{"matchLabels": map[string]any{"app.kubernetes.io/name": "txworker"}}
+		}},
+		{"ingress from anywhere", func(np doc) { delete(obj(np, "spec", "ingress", 0), "from") }},
+		{"ingress on another port", func(np doc) {
+			obj(np, "spec", "ingress", 0)["ports"] = []any{map[string]any{"port": 9090, "protocol": "TCP"}}
+		}},
+		{"no DNS", func(np doc) { obj(np, "spec")["egress"] = []any{egress(np, 0), egress(np, 2)} }},
+	} {
+		np := fresh()
+		tc.mutate(np)
+		if p := networkPolicyProblems(np, dep); len(p) == 0 {
+			t.Errorf("%s: no problem found", tc.name)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -18,7 +19,7 @@ import (
 // (base.yaml, dev.yaml, prod.yaml, nats.yaml); without it these tests skip.
 // They also write, for promtool, rules/txworker.rules.yaml (the rendered
 // PrometheusRule's spec) and rules/dashboard.rules.yaml (every dashboard query
-// as a recording rule, Grafana variables replaced).
+// as a recording rule, Grafana variables replaced), for promtool and pint.
 
 func renderedDir(t *testing.T) string {
 	t.Helper()
@@ -84,7 +85,8 @@ func workloadProblems(d doc) []string {
 				}
 			}
 		}
-		for _, r := range [][]any{{"requests", "cpu"}, {"requests", "memory"}, {"limits", "memory"}} {
+		for _, r := range [][]any{{"requests", "cpu"}, {"requests", "memory"}, {"limits", "memory"},
+			{"requests", "ephemeral-storage"}, {"limits", "ephemeral-storage"}} {
 			if at(c, append([]any{"resources"}, r...)...) == nil {
 				add("container %s: no resources.%s.%s", name, r[0], r[1])
 			}
@@ -157,7 +159,11 @@ func checkWorker(t *testing.T, overlay string, docs []doc) {
 	if err != nil || time.Duration(grace)*time.Second < drain+10*time.Second {
 		t.Errorf("%s: terminationGracePeriodSeconds %d is not well above the drain budget %q", overlay, grace, cm["TXWORKER_SHUTDOWN_TIMEOUT"])
 	}
+	checkNetworkPolicy(t, overlay, docs, dep, cm["TXWORKER_NATS_URL"])
 	replicas, _ := at(dep, "spec", "replicas").(int)
+	for _, p := range scaledReplicaProblems(docs) {
+		t.Errorf("%s: %s", overlay, p)
+	}
 	switch overlay {
 	case "dev":
 		if replicas != 1 {
@@ -169,8 +175,8 @@ func checkWorker(t *testing.T, overlay string, docs []doc) {
 			t.Errorf("dev: TXWORKER_NATS_URL %q does not point at the in-cluster NATS service", cm["TXWORKER_NATS_URL"])
 		}
 	case "prod":
-		if replicas != 3 || cm["TXWORKER_STREAM_REPLICAS"] != "3" {
-			t.Errorf("prod: %d replicas, stream replicas %q, want 3 and 3", replicas, cm["TXWORKER_STREAM_REPLICAS"])
+		if cm["TXWORKER_STREAM_REPLICAS"] != "3" {
+			t.Errorf("prod: stream replicas %q, want 3", cm["TXWORKER_STREAM_REPLICAS"])
 		}
 		pdb := findOne(t, docs, "PodDisruptionBudget", "txworker")
 		if str(pdb, "spec", "unhealthyPodEvictionPolicy") != "AlwaysAllow" ||
@@ -183,10 +189,31 @@ func checkWorker(t *testing.T, overlay string, docs []doc) {
 			str(trig, "metadata", "stream") != "TXWORKER_COMMANDS" || str(trig, "metadata", "consumer") != "worker" {
 			t.Errorf("prod: the ScaledObject does not scale txworker on the worker consumer of TXWORKER_COMMANDS")
 		}
-		if least, _ := at(so, "spec", "minReplicaCount").(int); least != replicas {
-			t.Errorf("prod: KEDA minReplicaCount %d differs from the Deployment's %d replicas", least, replicas)
+		if least, _ := at(so, "spec", "minReplicaCount").(int); least != 3 {
+			t.Errorf("prod: KEDA minReplicaCount %d, want 3", least)
 		}
 	}
+}
+
+// scaledReplicaProblems names every Deployment that a ScaledObject scales and
+// that still sets spec.replicas: each apply or GitOps sync would reset the
+// count KEDA chose (and ScaledObject.minReplicaCount holds the floor anyway).
+func scaledReplicaProblems(docs []doc) []string {
+	var out []string
+	for _, so := range find(docs, "ScaledObject", "") {
+		ref := obj(so, "spec", "scaleTargetRef")
+		kind := str(ref, "kind")
+		if kind == "" {
+			kind = "Deployment" // KEDA's default
+		}
+		for _, d := range find(docs, kind, str(ref, "name")) {
+			if r := at(d, "spec", "replicas"); r != nil {
+				out = append(out, fmt.Sprintf("%s %s sets spec.replicas %v but ScaledObject %s scales it: remove it (minReplicaCount is the floor)",
+					kind, str(d, "metadata", "name"), r, str(so, "metadata", "name")))
+			}
+		}
+	}
+	return out
 }
 
 // workerConfig returns the data of the ConfigMap the container takes its environment from.
@@ -242,7 +269,9 @@ func exportForPromtool(t *testing.T, dir string, spec doc, dash doc) {
 		t.Fatal(err)
 	}
 	writeYAML(t, filepath.Join(out, "txworker.rules.yaml"), spec)
-	grafana := strings.NewReplacer("$__rate_interval", "5m", "$__interval", "1m", "$__range", "1h")
+	// Grafana's variables as Grafana would substitute them; $namespace is a
+	// regexp matcher's value, "All" selects every namespace.
+	grafana := strings.NewReplacer("$__rate_interval", "5m", "$__interval", "1m", "$__range", "1h", "$namespace", ".+")
 	exprs := dashboardExprs(dash)
 	keys := make([]string, 0, len(exprs))
 	for k := range exprs {
@@ -262,4 +291,179 @@ func exportForPromtool(t *testing.T, dir string, spec doc, dash doc) {
 		"groups": []any{map[string]any{"name": "dashboard-queries", "rules": recs}},
 	})
 	t.Logf("wrote %s/txworker.rules.yaml and %s/dashboard.rules.yaml (%d queries)", out, out, len(recs))
+}
+
+// networkPolicyProblems checks the worker's NetworkPolicy against the worker
+// Deployment: default deny both ways for exactly the worker's pods; ingress
+// only to the metrics port from selected namespaces; egress only to NATS
+// (4222), DNS (53 UDP/TCP in kube-system) and HTTPS (443, any address); no
+// peer selector that kustomize pointed at the worker's own labels.
+func networkPolicyProblems(np, dep doc) []string {
+	var out []string
+	add := func(format string, a ...any) { out = append(out, fmt.Sprintf(format, a...)) }
+	types := map[string]bool{}
+	for _, p := range list(np, "spec", "policyTypes") {
+		types[fmt.Sprint(p)] = true
+	}
+	if len(types) != 2 || !types["Ingress"] || !types["Egress"] {
+		add("policyTypes %v, want Ingress and Egress (default deny both ways)", list(np, "spec", "policyTypes"))
+	}
+	sel := obj(dep, "spec", "selector", "matchLabels")
+	if !reflect.DeepEqual(obj(np, "spec", "podSelector", "matchLabels"), sel) || obj(np, "spec", "podSelector", "matchExpressions") != nil {
+		add("podSelector %v does not select exactly the worker's pods %v", obj(np, "spec", "podSelector"), sel)
+	}
+	peers := func(rule any, key string) []any { return list(rule, key) }
+	checkPeer := func(where string, p any) {
+		if obj(p, "ipBlock") != nil {
+			add("%s: an ipBlock peer", where)
+		}
+		if obj(p, "namespaceSelector") == nil && obj(p, "podSelector") == nil {
+			add("%s: a peer without selectors", where)
+		}
+		if ps := obj(p, "podSelector"); ps != nil {
+			if len(obj(ps, "matchLabels")) == 0 && len(list(ps, "matchExpressions")) == 0 {
+				add("%s: a podSelector that selects every pod", where)
+			}
+			for k, v := range obj(ps, "matchLabels") {
+				if sel[k] == v {
+					add("%s: podSelector has the worker's own label %s=%v (kustomize includeSelectors?)", where, k, v)
+				}
+			}
+		}
+		if ns := obj(p, "namespaceSelector"); ns != nil && len(obj(ns, "matchLabels")) == 0 && len(list(ns, "matchExpressions")) == 0 {
+			add("%s: a namespaceSelector that selects every namespace", where)
+		}
+	}
+	ingress := list(np, "spec", "ingress")
+	if len(ingress) != 1 {
+		add("%d ingress rules, want 1 (the metrics port)", len(ingress))
+	}
+	for i, r := range ingress {
+		if ports := list(r, "ports"); len(ports) != 1 || fmt.Sprint(at(ports[0], "port")) != "http-metrics" || str(ports[0], "protocol") != "TCP" {
+			add("ingress %d: ports %v, want only http-metrics/TCP", i, ports)
+		}
+		if len(peers(r, "from")) == 0 {
+			add("ingress %d: from anywhere, want the monitoring namespace", i)
+		}
+		for _, p := range peers(r, "from") {
+			checkPeer(fmt.Sprintf("ingress %d", i), p)
+			if obj(p, "namespaceSelector") == nil {
+				add("ingress %d: a peer without namespaceSelector (only the worker's own namespace)", i)
+			}
+		}
+	}
+	want := map[string]bool{"4222/TCP": false, "53/UDP": false, "53/TCP": false, "443/TCP": false}
+	for i, r := range list(np, "spec", "egress") {
+		ports := list(r, "ports")
+		if len(ports) == 0 {
+			add("egress %d: every port", i)
+		}
+		open := len(peers(r, "to")) == 0
+		for _, p := range ports {
+			key := fmt.Sprintf("%v/%s", at(p, "port"), str(p, "protocol"))
+			seen, known := want[key]
+			switch {
+			case !known:
+				add("egress %d: port %s is none of NATS, DNS, HTTPS", i, key)
+			case seen:
+				add("egress %d: port %s allowed twice", i, key)
+			}
+			want[key] = true
+			if open && key != "443/TCP" {
+				add("egress %d: port %s to any address, want selected peers", i, key)
+			}
+			if at(p, "endPort") != nil {
+				add("egress %d: a port range", i)
+			}
+		}
+		for _, p := range peers(r, "to") {
+			checkPeer(fmt.Sprintf("egress %d", i), p)
+			if fmt.Sprint(at(ports, 0, "port")) == "53" && (str(p, "namespaceSelector", "matchLabels", "kubernetes.io/metadata.name") != "kube-system" ||
+				!selects(obj(p, "podSelector"), map[string]any{"k8s-app": "kube-dns"})) {
+				add("egress %d: DNS goes to %v, want kube-system's kube-dns pods", i, p)
+			}
+		}
+	}
+	for k, seen := range want {
+		if !seen {
+			add("egress: port %s not allowed", k)
+		}
+	}
+	return out
+}
+
+// selects reports whether a label selector (matchLabels, matchExpressions
+// with In, NotIn, Exists, DoesNotExist) selects an object with these labels.
+func selects(sel map[string]any, labels map[string]any) bool {
+	if sel == nil {
+		return false
+	}
+	for k, v := range obj(sel, "matchLabels") {
+		if labels[k] != v {
+			return false
+		}
+	}
+	for _, e := range list(sel, "matchExpressions") {
+		v, has := labels[str(e, "key")]
+		in := slices.Contains(list(e, "values"), v)
+		switch str(e, "operator") {
+		case "In":
+			if !has || !in {
+				return false
+			}
+		case "NotIn":
+			if has && in {
+				return false
+			}
+		case "Exists":
+			if !has {
+				return false
+			}
+		case "DoesNotExist":
+			if has {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// checkNetworkPolicy checks an overlay's worker NetworkPolicy, and that its
+// NATS peer is where TXWORKER_NATS_URL points: the same namespace for a bare
+// service name (and then the NATS pods rendered there), else the namespace
+// of name.namespace.svc….
+func checkNetworkPolicy(t *testing.T, overlay string, docs []doc, dep doc, natsURL string) {
+	t.Helper()
+	np := findOne(t, docs, "NetworkPolicy", "txworker")
+	for _, p := range networkPolicyProblems(np, dep) {
+		t.Errorf("%s: NetworkPolicy: %s", overlay, p)
+	}
+	var nats []any
+	for _, r := range list(np, "spec", "egress") {
+		if fmt.Sprint(at(r, "ports", 0, "port")) == "4222" {
+			nats = list(r, "to")
+		}
+	}
+	u, err := url.Parse(natsURL)
+	if err != nil || u.Port() != "4222" || len(nats) != 1 {
+		t.Errorf("%s: NATS URL %q (port 4222 expected) or NATS egress peers %v (one expected)", overlay, natsURL, nats)
+		return
+	}
+	peer := nats[0]
+	host := strings.Split(u.Hostname(), ".")
+	if len(host) == 1 {
+		if obj(peer, "namespaceSelector") != nil {
+			t.Errorf("%s: NATS %q is in the worker's namespace, the NetworkPolicy lets the worker reach NATS in %v", overlay, natsURL, obj(peer, "namespaceSelector"))
+		}
+		sts := findOne(t, docs, "StatefulSet", host[0])
+		if !selects(obj(peer, "podSelector"), obj(sts, "spec", "template", "metadata", "labels")) {
+			t.Errorf("%s: the NetworkPolicy's NATS peer %v does not select the pods of StatefulSet %s", overlay, peer, host[0])
+		}
+		return
+	}
+	if ns := str(peer, "namespaceSelector", "matchLabels", "kubernetes.io/metadata.name"); ns != host[1] {
+		t.Errorf("%s: NATS %q is in namespace %s, the NetworkPolicy lets the worker reach NATS in namespace %q", overlay, natsURL, host[1], ns)
+	}
 }

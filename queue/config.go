@@ -17,7 +17,7 @@ const (
 	DefaultPrefix          = "txworker"
 	DefaultReplicas        = 1
 	DefaultDuplicateWindow = 10 * time.Minute
-	DefaultAckWait         = 60 * time.Second
+	DefaultAckWait         = 30 * time.Second
 	DefaultStateTTL        = 7 * 24 * time.Hour
 )
 
@@ -53,7 +53,8 @@ type Config struct {
 	// DuplicateWindow is the Nats-Msg-Id dedupe window of the three streams,
 	// at most 7 days and at most StateTTL. Default 10 minutes.
 	DuplicateWindow time.Duration
-	// AckWait is the command consumer's ack wait, at least 1s. Default 60s.
+	// AckWait is the command consumer's ack wait, at least 1s. Default 30s
+	// (the tracking consumer's is fixed at 60s).
 	AckWait time.Duration
 	// StateTTL is how long a claim is kept after its last update. Default 7 days.
 	StateTTL time.Duration

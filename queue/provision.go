@@ -20,6 +20,21 @@ const (
 	provisionAttempts     = 3
 )
 
+// Stream limits (deploy/README.md, "Stream limits", explains the sizes).
+// The work-queue streams refuse a publish when full (DiscardNew), so no
+// unprocessed command or tracked orchestration is ever dropped: a backlog of
+// 1,000,000 commands (at most 64 KiB, typically ~1 KiB) and as many tracked
+// orchestrations as the poller consumer may hold pending (~0.5 KiB each).
+// The events stream is a log: past eventsMaxAge or eventsMaxBytes its oldest
+// events go (DiscardOld).
+const (
+	commandsMaxMsgs  = 1_000_000
+	commandsMaxBytes = 1 << 30 // 1 GiB
+	trackingMaxMsgs  = trackingMaxAckPending
+	trackingMaxBytes = 1 << 30 // 1 GiB
+	eventsMaxBytes   = 2 << 30 // 2 GiB
+)
+
 // consumerSpec is a durable consumer and the stream it belongs to.
 type consumerSpec struct {
 	stream string
@@ -35,6 +50,9 @@ func (b *Bus) streamConfigs() []jetstream.StreamConfig {
 		Subjects:    []string{c.Prefix + ".cmd.>"},
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
+		MaxMsgs:     commandsMaxMsgs,
+		MaxBytes:    commandsMaxBytes,
+		Discard:     jetstream.DiscardNew,
 		MaxMsgSize:  commandsMaxMsgSize,
 		Duplicates:  c.DuplicateWindow,
 		Replicas:    c.Replicas,
@@ -45,6 +63,8 @@ func (b *Bus) streamConfigs() []jetstream.StreamConfig {
 		Retention:   jetstream.LimitsPolicy,
 		Storage:     jetstream.FileStorage,
 		MaxAge:      eventsMaxAge,
+		MaxBytes:    eventsMaxBytes,
+		Discard:     jetstream.DiscardOld,
 		MaxMsgSize:  eventsMaxMsgSize,
 		Duplicates:  c.DuplicateWindow,
 		Replicas:    c.Replicas,
@@ -54,6 +74,9 @@ func (b *Bus) streamConfigs() []jetstream.StreamConfig {
 		Subjects:    []string{c.Prefix + ".track.>"},
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
+		MaxMsgs:     trackingMaxMsgs,
+		MaxBytes:    trackingMaxBytes,
+		Discard:     jetstream.DiscardNew,
 		Duplicates:  c.DuplicateWindow,
 		Replicas:    c.Replicas,
 	}}

@@ -33,7 +33,7 @@ var settings = []setting{
 	{name: "nats-tls-key", help: "client key file for TLS to NATS"},
 	{name: "subject-prefix", def: "txworker", help: "subject prefix of commands and events"},
 	{name: "stream-replicas", def: "1", help: "JetStream replicas of the streams and bucket"},
-	{name: "ack-wait", def: "30s", help: "how long a delivered command or tracking message is owned before redelivery (kept alive while worked on)"},
+	{name: "ack-wait", def: "30s", help: "how long a delivered command is owned before redelivery (kept alive while worked on; tracking messages: fixed 60s)"},
 	{name: "provision", def: "true", help: "create streams, consumers and bucket at start-up (false: only check they exist)"},
 	{name: "platform-url", help: "Corastone Integration API base URL (required by run)"},
 	{name: "token-url", help: "OAuth2 token URL (default {platform-url}/oauth2/token)"},
