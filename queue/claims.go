@@ -41,6 +41,7 @@ const (
 type Claim struct {
 	CommandID       string     `json:"commandId"`
 	Action          string     `json:"action"`
+	CommandSubject  string     `json:"commandSubject,omitempty"` // Action "unknown": the command's subject
 	ProcessID       string     `json:"processId,omitempty"`
 	Resource        string     `json:"resource,omitempty"`
 	OrchestrationID string     `json:"orchestrationId,omitempty"`
