@@ -111,9 +111,11 @@ func resolve(v values) (serviceConfig, error) {
 		Source:        v.str("event-source"),
 		Concurrency:   v.integer("concurrency", 1, 4096, &p),
 		SettleTimeout: settle,
-		MaxAttempts:   v.integer("max-attempts", 1, 100, &p),
-		CallTimeout:   3*timeout + 2*time.Second,
-		KeepAlive:     sc.Queue.AckWait / 3,
+		// SPEC §3: no deadline further ahead than the state's lifetime.
+		MaxDeadlineAhead: worker.MaxDeadlineAheadFor(stateTTL(sc.Queue)),
+		MaxAttempts:      v.integer("max-attempts", 1, 100, &p),
+		CallTimeout:      3*timeout + 2*time.Second,
+		KeepAlive:        sc.Queue.AckWait / 3,
 	}
 	sc.Poller = poller.Config{
 		Source:       sc.Worker.Source,
@@ -175,4 +177,12 @@ func splitList(raw string) []string {
 		}
 	}
 	return out
+}
+
+// stateTTL is the claims' key-value TTL, default applied.
+func stateTTL(q queue.Config) time.Duration {
+	if q.StateTTL == 0 {
+		return queue.DefaultStateTTL
+	}
+	return q.StateTTL
 }
