@@ -61,7 +61,7 @@ func poisonClasses(i int) []poisonCommand {
 func TestPoisonInterleaved(t *testing.T) {
 	const poisonN, validN = 5000, 500
 	e := newTestEnv(t, platformtest.Config{})
-	addr, logs, stop := e.startWorker(map[string]string{"TXWORKER_CONCURRENCY": "64", "TXWORKER_LOG_LEVEL": "warn"})
+	addr, logs, stop := e.startWorker(map[string]string{"TXWORKER_CONCURRENCY": "64", "TXWORKER_LOG_LEVEL": "info"})
 	e.watch()
 
 	var cmds []poisonCommand
