@@ -39,6 +39,8 @@ type Bus struct {
 	commands jetstream.Consumer
 	tracking jetstream.Consumer
 	kv       jetstream.KeyValue
+
+	commandsCreated time.Time // the commands stream's StreamInfo.Created
 }
 
 // Connect validates cfg, connects to NATS and returns a Bus. Until the first
@@ -196,8 +198,46 @@ func (b *Bus) Drain() error {
 func (b *Bus) CommandSubject(action string) string { return b.cfg.Prefix + ".cmd." + action }
 
 // EventSubject returns the subject of an event: {prefix}.evt.{action}.{outcome}.
+// It does not check its tokens, so that readers can build filters such as
+// EventSubject(action, "*"); PublishEvent publishes only on subjects whose
+// tokens pass CheckEventTokens.
 func (b *Bus) EventSubject(action, outcome string) string {
 	return b.cfg.Prefix + ".evt." + action + "." + outcome
+}
+
+// eventSubject is EventSubject for publishing: an action that is neither an
+// action token nor ActionUnknown, or an outcome that is not known, is refused.
+func (b *Bus) eventSubject(action, outcome string) (string, error) {
+	if err := CheckEventTokens(action, outcome); err != nil {
+		return "", err
+	}
+	return b.EventSubject(action, outcome), nil
+}
+
+// CommandsCreated returns the creation time of the commands stream as
+// recorded by the last Provision (bind) or RefreshCommandsCreated; the zero
+// time before either. Derived command ids carry it (SPEC §3), so that they
+// stay unique when the stream is deleted and re-created and its sequences
+// restart at 1.
+func (b *Bus) CommandsCreated() time.Time {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.commandsCreated
+}
+
+// RefreshCommandsCreated looks the commands stream up again and records and
+// returns its creation time: for a handler that sees a message the recorded
+// time cannot be right for (the stream was re-created and not re-bound yet).
+func (b *Bus) RefreshCommandsCreated(ctx context.Context) (time.Time, error) {
+	s, err := b.js.Stream(ctx, b.names.commands)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("look up stream %s: %w", b.names.commands, err)
+	}
+	created := s.CachedInfo().Created
+	b.mu.Lock()
+	b.commandsCreated = created
+	b.mu.Unlock()
+	return created, nil
 }
 
 // trackSubject returns the subject of a tracking message: {prefix}.track.{action}.

@@ -46,6 +46,8 @@ const (
 type Claim struct {
 	CommandID string `json:"commandId"`
 	Action    string `json:"action"`
+	// CommandSubject is the command's subject when Action is "unknown".
+	CommandSubject string `json:"commandSubject,omitempty"`
 	// Fingerprint identifies the command under CommandID (action, params,
 	// processId and deadline as given); "" in claims written before it was
 	// kept.

@@ -155,6 +155,7 @@ func encodeClaim(cl *Claim) ([]byte, error) {
 	o.b = append(o.b, '{')
 	o.str("commandId", cl.CommandID)
 	o.str("action", cl.Action)
+	o.strOmit("commandSubject", cl.CommandSubject)
 	o.strOmit("fingerprint", cl.Fingerprint)
 	o.strOmit("processId", cl.ProcessID)
 	o.strOmit("resource", cl.Resource)
@@ -202,6 +203,7 @@ func encodeEvent(ev *Event) ([]byte, error) {
 	in := jsonObject{b: append(o.b, '{'), err: o.err}
 	in.str("commandId", d.CommandID)
 	in.str("action", d.Action)
+	in.strOmit("commandSubject", d.CommandSubject)
 	in.strOmit("processId", d.ProcessID)
 	in.strOmit("orchestrationId", d.OrchestrationID)
 	in.str("outcome", d.Outcome)

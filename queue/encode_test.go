@@ -78,7 +78,7 @@ func TestEncodersMatchEncodingJSON(t *testing.T) {
 	}
 	for range 3000 {
 		cl := Claim{
-			CommandID: str(), Action: str(), Fingerprint: str(), ProcessID: str(), Resource: str(), OrchestrationID: str(),
+			CommandID: str(), Action: str(), CommandSubject: str(), Fingerprint: str(), ProcessID: str(), Resource: str(), OrchestrationID: str(),
 			State: State(str()), Owner: str(), LeaseUntil: tm(), StreamSeq: unum(), Attempts: num(),
 			Lookups: num(), Polls: num(), ReceivedAt: tm(), AcceptedAt: tm(), SettledAt: tm(), Deadline: tm(),
 			Outcome: str(), PlatformStatus: str(), FailedProcessID: str(), FailedStatus: str(), Error: errInfo(),
@@ -88,7 +88,7 @@ func TestEncodersMatchEncodingJSON(t *testing.T) {
 		ev := Event{
 			SpecVersion: str(), ID: str(), Source: str(), Type: str(), Subject: str(), Time: tm(),
 			DataContentType: str(), Data: EventData{
-				CommandID: str(), Action: str(), ProcessID: str(), OrchestrationID: str(), Outcome: str(),
+				CommandID: str(), Action: str(), CommandSubject: str(), ProcessID: str(), OrchestrationID: str(), Outcome: str(),
 				PlatformStatus: str(), Error: errInfo(), FailedProcessID: str(), FailedStatus: str(),
 				Attempts: num(), Polls: num(), ReceivedAt: ptr(), AcceptedAt: ptr(), SettledAt: ptr(),
 				Problems: list(), RawCommand: str(), RawCommandBase64: str(),
@@ -119,11 +119,11 @@ func FuzzEncoders(f *testing.F) {
 		if flag {
 			atp, info, problems = &at, &ErrorInfo{Code: a, Message: c, HTTPStatus: int(n)}, []string{b, c}
 		}
-		cl := Claim{CommandID: a, Action: b, ProcessID: c, State: State(b), Owner: c, LeaseUntil: at,
+		cl := Claim{CommandID: a, Action: b, CommandSubject: c, ProcessID: c, State: State(b), Owner: c, LeaseUntil: at,
 			StreamSeq: u, Attempts: int(n), Deadline: at, Outcome: c, Error: info, Problems: problems,
 			RawCommand: c, Published: flag, Trace: Trace{Parent: a, State: c}}
 		ev := Event{SpecVersion: a, ID: b, Source: c, Type: a, Subject: b, Time: at, DataContentType: c,
-			Data: EventData{CommandID: a, Action: b, ProcessID: c, Outcome: b, Error: info, Attempts: int(n),
+			Data: EventData{CommandID: a, Action: b, CommandSubject: a, ProcessID: c, Outcome: b, Error: info, Attempts: int(n),
 				Polls: int(n / 3), SettledAt: atp, Problems: problems, RawCommandBase64: a}}
 		tr := Track{CommandID: a, Action: b, OrchestrationID: c, ReceivedAt: at, Lookups: int(n),
 			StreamSeq: u, ClaimRevision: u / 2, Trace: Trace{State: b}}

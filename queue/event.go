@@ -2,7 +2,10 @@ package queue
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
+
+	"github.com/txworker/txworker/platform"
 )
 
 // Outcomes of a command (the last token of an event subject). Accepted is the
@@ -14,6 +17,28 @@ const (
 	OutcomeRejected  = "rejected"
 	OutcomeTimedOut  = "timed_out"
 )
+
+// ActionUnknown is the action token of a command whose subject names none of
+// the actions (SPEC §4): its events go to {prefix}.evt.unknown.{outcome}, and
+// the command's own subject travels in EventData.CommandSubject.
+const ActionUnknown = "unknown"
+
+// CheckEventTokens reports an action or outcome that may not stand in an
+// event subject or type (SPEC §4): the action must be one of the action
+// tokens or ActionUnknown, the outcome one of the known outcomes. Event
+// subjects are built only from these, never from unchecked input.
+func CheckEventTokens(action, outcome string) error {
+	if _, ok := platform.LookupAction(action); !ok && action != ActionUnknown {
+		return fmt.Errorf("action token %.64q is neither an action nor %q", action, ActionUnknown)
+	}
+	switch outcome {
+	case OutcomeAccepted, OutcomeSucceeded, OutcomeFailed, OutcomeRejected, OutcomeTimedOut,
+		"duplicate": // SPEC §4's non-terminal duplicate event
+	default:
+		return fmt.Errorf("outcome token %.64q is not a known outcome", outcome)
+	}
+	return nil
+}
 
 // Terminal reports whether outcome ends a command.
 func Terminal(outcome string) bool {
@@ -54,6 +79,7 @@ type ErrorInfo struct {
 type EventData struct {
 	CommandID        string     `json:"commandId"`
 	Action           string     `json:"action"`
+	CommandSubject   string     `json:"commandSubject,omitempty"` // action "unknown": the command's subject
 	ProcessID        string     `json:"processId,omitempty"`
 	OrchestrationID  string     `json:"orchestrationId,omitempty"`
 	Outcome          string     `json:"outcome"`
@@ -119,6 +145,7 @@ func EventFromClaim(source string, cl *Claim) Event {
 	d := EventData{
 		CommandID:        cl.CommandID,
 		Action:           cl.Action,
+		CommandSubject:   cl.CommandSubject,
 		ProcessID:        cl.ProcessID,
 		OrchestrationID:  cl.OrchestrationID,
 		Outcome:          outcome,

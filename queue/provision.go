@@ -247,8 +247,13 @@ func (b *Bus) bind(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("bind key-value bucket %s: %w", b.names.state, err)
 	}
+	stream, err := b.js.Stream(ctx, b.names.commands)
+	if err != nil {
+		return fmt.Errorf("bind stream %s: %w", b.names.commands, err)
+	}
 	b.mu.Lock()
 	b.commands, b.tracking, b.kv = commands, tracking, kv
+	b.commandsCreated = stream.CachedInfo().Created
 	b.mu.Unlock()
 	return nil
 }

@@ -39,14 +39,15 @@ type Track struct {
 // no deadline). dup reports that the stream already had an event with this id
 // within the duplicate window and dropped this one; that is a success.
 func (b *Bus) PublishEvent(ctx context.Context, ev Event, tr Trace) (dup bool, err error) {
-	if err := checkTokens(ev.Data.Action, ev.Data.Outcome); err != nil {
+	subject, err := b.eventSubject(ev.Data.Action, ev.Data.Outcome)
+	if err != nil {
 		return false, fmt.Errorf("publish event %s: %w", ev.ID, err)
 	}
 	data, err := encodeEvent(&ev)
 	if err != nil {
 		return false, fmt.Errorf("publish event %s: %w: %w", ev.ID, ErrUnencodable, err)
 	}
-	m := nats.NewMsg(b.EventSubject(ev.Data.Action, ev.Data.Outcome))
+	m := nats.NewMsg(subject)
 	m.Data = data
 	m.Header[jetstream.MsgIDHeader] = []string{ev.ID}
 	m.Header["Content-Type"] = []string{ContentType}

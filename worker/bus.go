@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -12,6 +13,11 @@ import (
 type Bus interface {
 	// Prefix is the subject prefix ({prefix}.cmd.{action}).
 	Prefix() string
+	// CommandsCreated is the commands stream's creation time as last
+	// recorded (derived command ids carry it); zero when unknown.
+	CommandsCreated() time.Time
+	// RefreshCommandsCreated looks the creation time up again and records it.
+	RefreshCommandsCreated(ctx context.Context) (time.Time, error)
 	// Commands is the command consumer Run reads (used by Run only).
 	Commands() jetstream.Consumer
 	// CommandsPending is how many commands wait for the consumer.

@@ -19,6 +19,11 @@ type Config struct {
 	SettleTimeout time.Duration
 	// MaxCommandBytes caps a command's body. Default 64 KiB (SPEC §3).
 	MaxCommandBytes int
+	// MaxDeadlineAhead is how far after its receipt a command's deadline may
+	// lie: the state's lifetime, the key-value TTL (queue.Config.StateTTL)
+	// less a day (SPEC §3). A later deadline makes the command invalid.
+	// Default DefaultMaxDeadlineAhead; at least SettleTimeout.
+	MaxDeadlineAhead time.Duration
 	// MaxAttempts is the retry budget for transient faults: platform calls
 	// and look-ups made for one command. Default 8.
 	MaxAttempts int
@@ -45,6 +50,19 @@ type Config struct {
 	MaxPoisonDeliveries int
 }
 
+// DefaultMaxDeadlineAhead is MaxDeadlineAhead for the default state TTL
+// (queue.DefaultStateTTL, 7 days) less a day.
+const DefaultMaxDeadlineAhead = 6 * 24 * time.Hour
+
+// MaxDeadlineAheadFor returns the MaxDeadlineAhead that fits a state TTL:
+// the TTL less a day, or half the TTL when the TTL is 2 days or shorter.
+func MaxDeadlineAheadFor(stateTTL time.Duration) time.Duration {
+	if stateTTL <= 2*24*time.Hour {
+		return stateTTL / 2
+	}
+	return stateTTL - 24*time.Hour
+}
+
 func (c Config) withDefaults() Config {
 	if c.Source == "" {
 		c.Source = "txworker"
@@ -60,6 +78,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxCommandBytes == 0 {
 		c.MaxCommandBytes = 64 << 10
+	}
+	if c.MaxDeadlineAhead == 0 {
+		c.MaxDeadlineAhead = DefaultMaxDeadlineAhead
 	}
 	if c.MaxAttempts == 0 {
 		c.MaxAttempts = 8
@@ -100,6 +121,9 @@ func (c Config) Validate() error {
 	}
 	if c.SettleTimeout < time.Second {
 		errs = append(errs, fmt.Errorf("settle timeout %s: want at least 1s", c.SettleTimeout))
+	}
+	if c.MaxDeadlineAhead < c.SettleTimeout {
+		errs = append(errs, fmt.Errorf("max deadline ahead %s: want at least the settle timeout %s", c.MaxDeadlineAhead, c.SettleTimeout))
 	}
 	if c.MaxCommandBytes < 1024 {
 		errs = append(errs, fmt.Errorf("max command bytes %d: want at least 1024", c.MaxCommandBytes))

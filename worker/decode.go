@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/txworker/txworker/platform"
+	"github.com/txworker/txworker/queue"
 )
 
 // Rejection reasons, the closed set counted by metrics.
@@ -40,6 +41,7 @@ const rawKeep = 4 << 10
 // parsed is a command as decoded from one message.
 type parsed struct {
 	commandID string
+	derived   bool // commandID is derived from the stream (SPEC §3: _seq.…)
 	processID string
 	deadline  time.Time
 	action    platform.Action
@@ -60,42 +62,107 @@ func (p *parsed) reject(reason string, problem string) {
 
 var envelopeFields = []string{"commandId", "processId", "deadline", "params"}
 
-// decode validates a command body per SPEC §3. The commandId falls back to
-// the Nats-Msg-Id header and then to the stream sequence, so that even an
-// undecodable command has an id for its rejected event.
-func decode(actionName string, body []byte, hdr nats.Header, seq uint64, maxBytes int) *parsed {
-	p := &parsed{}
-	defer func() { p.commandID = commandID(p.commandID, hdr, seq) }()
+// input is one command message as decode reads it.
+type input struct {
+	action   string // actionToken's answer: an action token or queue.ActionUnknown
+	token    string // what stands where the action token should (for the problem text)
+	subject  string // the message's subject
+	body     []byte
+	hdr      nats.Header
+	seq      uint64    // the message's stream sequence
+	received time.Time // the message's stream timestamp
+	created  time.Time // the commands stream's creation time (Bus.CommandsCreated)
+}
 
-	act, known := platform.LookupAction(actionName)
+// limits bound what a command may carry.
+type limits struct {
+	maxBytes int           // body size (SPEC §3: 64 KiB)
+	maxAhead time.Duration // how far after its receipt a deadline may lie; 0: no bound
+}
+
+// derivedIDPrefix starts every derived commandId; producer ids may not
+// start with "_" (SPEC §3).
+const derivedIDPrefix = "_seq."
+
+// derivedID is the commandId of a message with no id of its own:
+// _seq.{created unix ns}.{sequence}, unique across re-creations of the stream.
+func derivedID(created time.Time, seq uint64) string {
+	var ns int64
+	if !created.IsZero() {
+		ns = created.UnixNano()
+	}
+	return derivedIDPrefix + strconv.FormatInt(ns, 10) + "." + strconv.FormatUint(seq, 10)
+}
+
+// actionToken maps a command subject to the checked action token it stands
+// for: one of the action tokens when the subject is exactly
+// {prefix}.cmd.{action}, else queue.ActionUnknown. rest is what follows
+// "{prefix}.cmd." (the whole subject when it does not start with it). It is
+// the only place where a subject becomes an action; event subjects and
+// claims are built from its answer only (SPEC §4).
+func actionToken(prefix, subject string) (action, rest string) {
+	rest, ok := strings.CutPrefix(subject, prefix+".cmd.")
+	if !ok {
+		return queue.ActionUnknown, subject
+	}
+	if a, known := platform.LookupAction(rest); known {
+		return a.Name, rest
+	}
+	return queue.ActionUnknown, rest
+}
+
+// decode validates a command body per SPEC §3. The commandId falls back to
+// the Nats-Msg-Id header and then to an id derived from the stream, so that
+// even an undecodable command has an id for its rejected event; a body too
+// large or too deep to decode is still named by its own commandId when a
+// bounded scan of its top level finds one.
+func decode(in input, lim limits) *parsed {
+	p := &parsed{}
+	fromBody := false // the body's commandId member was read (valid or not)
+	defer func() {
+		if p.commandID != "" {
+			return
+		}
+		if id := in.hdr.Get(nats.MsgIdHdr); id != "" {
+			problem := checkCommandID(id)
+			if problem == "" {
+				p.commandID = id
+				return
+			}
+			if !fromBody {
+				p.reject(reasonInvalidEnvelope, "Nats-Msg-Id header: "+problem)
+			}
+		}
+		p.commandID, p.derived = derivedID(in.created, in.seq), true
+	}()
+
+	act, known := platform.LookupAction(in.action)
 	if !known {
-		p.reject(reasonUnknownAction, fmt.Sprintf("action %q is not one of %s", clip(actionName, 64), actionNames()))
+		problem := fmt.Sprintf("action %q is not one of %s", clip(in.token, 64), actionNames())
+		if in.subject != "" {
+			problem += fmt.Sprintf(" (subject %q)", clip(in.subject, 128))
+		}
+		p.reject(reasonUnknownAction, problem)
 	}
 	p.action = act
-	if len(body) > maxBytes {
-		p.reject(reasonTooLarge, fmt.Sprintf("command is %d bytes; the limit is %d", len(body), maxBytes))
-		// Still name the command by its own id when it has one: the
-		// stream caps messages at 1 MiB, so this parse is bounded.
-		var env struct {
-			CommandID string `json:"commandId"`
-		}
-		if json.Unmarshal(body, &env) == nil && checkCommandID(env.CommandID) == "" {
-			p.commandID = env.CommandID
-		}
+	if len(in.body) > lim.maxBytes {
+		p.reject(reasonTooLarge, fmt.Sprintf("command is %d bytes; the limit is %d", len(in.body), lim.maxBytes))
+		p.commandID, fromBody = scanCommandID(in.body)
 		return p
 	}
-	if !json.Valid(body) {
+	if !json.Valid(in.body) {
 		var v any
-		p.reject(reasonMalformed, "command is not a JSON object: "+jsonProblem(json.Unmarshal(body, &v)))
+		p.reject(reasonMalformed, "command is not a JSON object: "+jsonProblem(json.Unmarshal(in.body, &v)))
+		p.commandID, fromBody = scanCommandID(in.body)
 		return p
 	}
 	// One pass over the envelope (platform.Members); the params are read
 	// once more, by the action. A repeated field is named, and as with
 	// encoding/json the last one counts.
-	members, isObject := platform.Members(body)
+	members, isObject := platform.Members(in.body)
 	if !isObject {
 		var fields map[string]json.RawMessage
-		p.reject(reasonMalformed, "command is not a JSON object: "+jsonProblem(json.Unmarshal(body, &fields)))
+		p.reject(reasonMalformed, "command is not a JSON object: "+jsonProblem(json.Unmarshal(in.body, &fields)))
 		return p
 	}
 	fields := make(map[string]json.RawMessage, len(envelopeFields))
@@ -118,6 +185,7 @@ func decode(actionName string, body []byte, hdr nats.Header, seq uint64, maxByte
 	}
 	p.envelope = fields
 	if raw, ok := fields["commandId"]; ok {
+		fromBody = true
 		id, problem := stringField(raw)
 		if problem == "" {
 			problem = checkCommandID(id)
@@ -142,11 +210,7 @@ func decode(actionName string, body []byte, hdr nats.Header, seq uint64, maxByte
 	if raw, ok := fields["deadline"]; ok {
 		s, problem := stringField(raw)
 		if problem == "" {
-			t, err := time.Parse(time.RFC3339, s)
-			if err != nil {
-				problem = "not an RFC 3339 time"
-			}
-			p.deadline = t
+			p.deadline, problem = checkDeadline(s, in.received, lim.maxAhead)
 		}
 		if problem != "" {
 			p.reject(reasonInvalidEnvelope, "deadline: "+problem)
@@ -166,14 +230,165 @@ func decode(actionName string, body []byte, hdr nats.Header, seq uint64, maxByte
 	return p
 }
 
-func commandID(fromBody string, hdr nats.Header, seq uint64) string {
-	if fromBody != "" {
-		return fromBody
+// checkDeadline parses a deadline (SPEC §3): RFC 3339, an instant in UTC
+// within the years 0001–9999 (what a claim can store), and no further than
+// maxAhead after received (the state's lifetime, so that the claim outlives
+// the command). A deadline in the past is valid: the command times out.
+func checkDeadline(s string, received time.Time, maxAhead time.Duration) (time.Time, string) {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, "not an RFC 3339 time"
 	}
-	if id := hdr.Get(nats.MsgIdHdr); id != "" && checkCommandID(id) == "" {
-		return id
+	if y := t.UTC().Year(); y < 1 || y > 9999 {
+		return time.Time{}, fmt.Sprintf("%q lies in the UTC year %d; want 0001 to 9999", clip(s, 64), y)
 	}
-	return strconv.FormatUint(seq, 10)
+	if maxAhead > 0 && t.Sub(received) > maxAhead {
+		return time.Time{}, fmt.Sprintf("%q is more than %s after the command was received (%s); the command's state is kept no longer",
+			clip(s, 64), days(maxAhead), received.UTC().Format(time.RFC3339))
+	}
+	return t, ""
+}
+
+// days writes d in days when it is a whole number of them.
+func days(d time.Duration) string {
+	const day = 24 * time.Hour
+	if d%day == 0 {
+		if d == day {
+			return "1 day"
+		}
+		return fmt.Sprintf("%d days", d/day)
+	}
+	return d.String()
+}
+
+// scanLimit bounds the bytes scanCommandID reads: the commands stream
+// refuses messages over 1 MiB.
+const scanLimit = 1 << 20
+
+// scanCommandID reads the commandId member of a top-level JSON object
+// without decoding the rest: for a body too large or too deep (or otherwise
+// malformed) to decode, so that its rejection still carries the producer's
+// id. It reads at most scanLimit bytes, one pass, no recursion: nested
+// values are skipped by counting brackets, however deep. As with the
+// decoder the last commandId counts; an id that breaks SPEC §3's rules is
+// not used. found reports that a commandId member was read.
+func scanCommandID(body []byte) (id string, found bool) {
+	b := body[:min(len(body), scanLimit)]
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return "", false
+	}
+	i++
+	for {
+		i = skipSpace(b, i)
+		for i < len(b) && b[i] == ',' {
+			i = skipSpace(b, i+1)
+		}
+		if i >= len(b) || b[i] != '"' {
+			return id, found
+		}
+		end := stringEnd(b, i)
+		if end < 0 {
+			return id, found
+		}
+		key := b[i:end]
+		i = skipSpace(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return id, found
+		}
+		i = skipSpace(b, i+1)
+		if isCommandIDKey(key) {
+			found = true
+			id = ""
+			if i < len(b) && b[i] == '"' {
+				vend := stringEnd(b, i)
+				if vend < 0 {
+					return id, found
+				}
+				if s, problem := stringField(b[i:vend]); problem == "" && checkCommandID(s) == "" {
+					id = s
+				}
+				i = vend
+				continue
+			}
+		}
+		if i = skipValue(b, i); i < 0 {
+			return id, found
+		}
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// stringEnd returns the index after the string literal starting at b[i]
+// (a quote), or -1 when it does not end.
+func stringEnd(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return -1
+}
+
+// skipValue returns the index after the JSON value starting at b[i], or
+// -1 when it does not end; arrays and objects are skipped by counting
+// brackets, not by recursion.
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				if j = stringEnd(b, j); j < 0 {
+					return -1
+				}
+				j-- // the loop's j++ moves past the string
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	}
+	j := i
+	for j < len(b) && !strings.ContainsRune(",}] \t\n\r", rune(b[j])) {
+		j++
+	}
+	if j == i {
+		return -1
+	}
+	return j
+}
+
+// isCommandIDKey reports whether a member name literal is "commandId",
+// escapes decoded as encoding/json decodes them.
+func isCommandIDKey(lit []byte) bool {
+	if string(lit) == `"commandId"` {
+		return true
+	}
+	if len(lit) > 64 || !bytes.ContainsRune(lit, '\\') {
+		return false
+	}
+	var k string
+	return json.Unmarshal(lit, &k) == nil && k == "commandId"
 }
 
 func stringField(raw json.RawMessage) (string, string) {
@@ -187,7 +402,9 @@ func stringField(raw json.RawMessage) (string, string) {
 	return s, ""
 }
 
-// checkCommandID enforces 1–128 printable characters.
+// checkCommandID enforces SPEC §3's rules for a commandId or Nats-Msg-Id:
+// 1–128 printable characters, not starting with "_" (reserved for derived
+// ids).
 func checkCommandID(id string) string {
 	if !utf8.ValidString(id) {
 		return "not valid UTF-8"
@@ -195,6 +412,9 @@ func checkCommandID(id string) string {
 	n := utf8.RuneCountInString(id)
 	if n < 1 || n > 128 {
 		return fmt.Sprintf("%d characters; want 1 to 128", n)
+	}
+	if strings.HasPrefix(id, "_") {
+		return `starts with "_": the "_" prefix is reserved for the ids the worker derives`
 	}
 	for _, r := range id {
 		if !unicode.IsPrint(r) {

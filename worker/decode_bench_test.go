@@ -33,13 +33,13 @@ func BenchmarkDecode(b *testing.B) {
 	for _, tc := range decodeCases {
 		body := []byte(tc.body)
 		b.Run(tc.name, func(b *testing.B) {
-			if p := decode(tc.action, body, hdr, 1, 64<<10); (p.reason == "") != tc.valid {
+			if p := decode(testInput(tc.action, body, hdr, 1), testLimits); (p.reason == "") != tc.valid {
 				b.Fatalf("valid = %v, want %v: %v", p.reason == "", tc.valid, p.problems)
 			}
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
 			for b.Loop() {
-				decode(tc.action, body, hdr, 1, 64<<10)
+				decode(testInput(tc.action, body, hdr, 1), testLimits)
 			}
 		})
 	}

@@ -25,6 +25,9 @@ import (
 
 const testPrefix = "txworker"
 
+// fakeStreamCreated is the commands stream's creation time in these tests.
+var fakeStreamCreated = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
 // fakeClock is the worker's clock in these tests.
 type fakeClock struct {
 	mu  sync.Mutex
@@ -68,7 +71,11 @@ var (
 	_ Claims = (*fakeBus)(nil)
 )
 
-func (b *fakeBus) Prefix() string                                  { return testPrefix }
+func (b *fakeBus) Prefix() string             { return testPrefix }
+func (b *fakeBus) CommandsCreated() time.Time { return fakeStreamCreated }
+func (b *fakeBus) RefreshCommandsCreated(context.Context) (time.Time, error) {
+	return fakeStreamCreated, nil
+}
 func (b *fakeBus) Commands() jetstream.Consumer                    { return nil }
 func (b *fakeBus) CommandsPending(context.Context) (uint64, error) { return 0, nil }
 func (b *fakeBus) eventSubject(action, outcome string) string {

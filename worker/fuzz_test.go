@@ -16,7 +16,11 @@ import (
 // to decode. Whatever the input, decode must not panic and its answer must be
 // coherent:
 //
-//   - the command always has an id (1–128 printable characters);
+//   - the command always has an id: 1–128 printable characters not starting
+//     with "_", or the id derived from the stream (SPEC §3);
+//   - a deadline can be stored (UTC years 0001–9999) and lies within the
+//     state's lifetime;
+//   - a valid command came on exactly an action's subject;
 //   - problems are non-empty exactly when a rejection reason is set, and
 //     every problem is valid UTF-8 of bounded length;
 //   - a valid command has a request for a known action, a processId that is
@@ -40,6 +44,14 @@ func FuzzDecodeCommand(f *testing.F) {
 		{"cancel-offering", `null`, strings.Repeat("x", 200)},
 		{"reject-asset", `{"params":{"assetId":"..","transactionData":{}}}`, ""},
 		{"cancel-offering", `{"processId":"c232ab00-9414-11ec-b3c8-9f6bdeced846","params":{"securityId":"A"}}`, ""},
+		{"cancel-offering", `{"deadline":"9999-12-31T23:59:59-23:59","params":{"securityId":"A"}}`, ""},
+		{"cancel-offering", `{"deadline":"0001-01-01T00:00:00+23:59","params":{"securityId":"A"}}`, ""},
+		{"cancel-offering", `{"deadline":"2027-11-21T12:00:00Z","params":{"securityId":"A"}}`, ""},
+		{"cancel-offering", `{"commandId":"_seq.1.2","params":{"securityId":"A"}}`, ""},
+		{"cancel-offering", `{"params":{"securityId":"A"}}`, "_seq.1.2"},
+		{"cancel-offering.succeeded", `{"params":{"securityId":"A"}}`, ""},
+		{"*", `{"params":{"securityId":"A"}}`, ""},
+		{"cancel-offering", `{"commandId":"deep","params":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}`, ""},
 	}
 	for _, s := range seeds {
 		f.Add(s.action, []byte(s.body), s.msgID, uint64(7))
@@ -60,12 +72,35 @@ func FuzzDecodeCommand(f *testing.F) {
 		if msgID != "" {
 			hdr.Set(nats.MsgIdHdr, msgID)
 		}
-		p := decode(action, body, hdr, seq, maxBytes)
+		in := testInput(action, body, hdr, seq)
+		in.subject = "txworker.cmd." + action
+		in.action, in.token = actionToken("txworker", in.subject)
+		p := decode(in, limits{maxBytes: maxBytes, maxAhead: DefaultMaxDeadlineAhead})
 		if p == nil {
 			t.Fatal("decode returned nil")
 		}
-		if problem := checkCommandID(p.commandID); problem != "" {
+		if p.derived {
+			if p.commandID != derivedID(testCreated, seq) {
+				t.Fatalf("derived command id %q for sequence %d", p.commandID, seq)
+			}
+		} else if problem := checkCommandID(p.commandID); problem != "" {
 			t.Fatalf("command id %q: %s", p.commandID, problem)
+		}
+		if n := len(p.commandID); n > 4*128 {
+			t.Fatalf("command id of %d bytes", n)
+		}
+		// Every time a claim stores must encode (RFC 3339: years 0001–9999)
+		// and a deadline must not outlive the claim.
+		if !p.deadline.IsZero() {
+			if _, err := p.deadline.MarshalText(); err != nil {
+				t.Fatalf("deadline %v cannot be stored: %v", p.deadline, err)
+			}
+			if p.deadline.Sub(in.received) > DefaultMaxDeadlineAhead {
+				t.Fatalf("deadline %v lies beyond the state's lifetime", p.deadline)
+			}
+		}
+		if p.reason == "" && (in.action == "unknown" || p.action.Name != in.action) {
+			t.Fatalf("valid command on subject %q with action %q", in.subject, p.action.Name)
 		}
 		if (p.reason == "") != (len(p.problems) == 0) {
 			t.Fatalf("reason %q with problems %q", p.reason, p.problems)
@@ -81,7 +116,7 @@ func FuzzDecodeCommand(f *testing.F) {
 		if p.reason != "" {
 			return
 		}
-		if p.request == nil || p.action.Name != action || p.request.Action.Name != action {
+		if action != in.action || p.request == nil || p.action.Name != action || p.request.Action.Name != action {
 			t.Fatalf("valid command without a request for %q: %+v", action, p)
 		}
 		if p.processID != "" && checkProcessID(p.processID) != "" {

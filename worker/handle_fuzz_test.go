@@ -150,7 +150,7 @@ func FuzzHandleCommand(f *testing.F) {
 			m.hdr.Set("traceparent", traceparent)
 		}
 		m.meta.NumDelivered = uint64(delivered % 16)
-		valid := decode(r.w.actionOf(m.subject), body, m.hdr, m.meta.Sequence.Stream, r.w.cfg.MaxCommandBytes).reason == ""
+		valid := decode(r.w.inputOf(m, &m.meta), limits{maxBytes: r.w.cfg.MaxCommandBytes, maxAhead: r.w.cfg.MaxDeadlineAhead}).reason == ""
 
 		what, n := r.run(m, maxDeliveries)
 		if what == "nak" {

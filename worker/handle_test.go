@@ -186,7 +186,7 @@ func TestTransientFaultBacksOffAndRecordsTheFault(t *testing.T) {
 
 func TestFingerprint(t *testing.T) {
 	fp := func(action, body string) string {
-		p := decode(action, []byte(body), nats.Header{}, 1, 64<<10)
+		p := decode(testInput(action, []byte(body), nats.Header{}, 1), limits{maxBytes: 64 << 10})
 		return fingerprint(action, []byte(body), p.envelope)
 	}
 	base := fp("cancel-offering", `{"commandId":"c","params":{"securityId":"A"}}`)
@@ -277,7 +277,7 @@ func TestDifferentCommandUnderAUsedID(t *testing.T) {
 				t.Fatalf("%d new events, want one duplicate event", len(evs))
 			}
 			ev := evs[0]
-			fp := fingerprint(tt.action, m2.data, decode(tt.action, m2.data, nil, 2, 64<<10).envelope)
+			fp := fingerprint(tt.action, m2.data, decode(testInput(tt.action, m2.data, nil, 2), limits{maxBytes: 64 << 10}).envelope)
 			act := safeAction(tt.action)
 			if ev.Data.Outcome != "duplicate" || ev.ID != id+":duplicate:"+fp || ev.Type != "txworker."+act+".duplicate" {
 				t.Errorf("event id %q type %q outcome %q, want %s:duplicate:%s", ev.ID, ev.Type, ev.Data.Outcome, id, fp)
@@ -372,8 +372,6 @@ func TestPoisonEndsAfterBoundedDeliveries(t *testing.T) {
 			setup: func(r *rig) {
 				r.bus.createErr = func(*queue.Claim) error { return fmt.Errorf("create claim: %w: year outside", queue.ErrUnencodable) }
 			},
-			deliveries: 1, outcome: "failed", code: CodeInternalError},
-		{name: "deadline the claim cannot hold", body: offering("c", `,"deadline":"9999-12-31T23:59:59-23:59"`),
 			deliveries: 1, outcome: "failed", code: CodeInternalError},
 		{name: "claim store keeps failing", body: offering("c", ""),
 			setup:      func(r *rig) { r.bus.createErr = func(*queue.Claim) error { return boom } },
@@ -557,5 +555,23 @@ func TestOutageOrPoison(t *testing.T) {
 		if got := deterministic(tt.err); got != tt.deterministic {
 			t.Errorf("deterministic(%v) = %v", tt.err, got)
 		}
+	}
+}
+
+// A deadline the claim could not hold is caught before anything is stored:
+// one rejected event at the first delivery (the unencodable-claim path above
+// is the backstop for any other such value).
+func TestDeadlineTheClaimCannotHoldIsRejected(t *testing.T) {
+	for _, deadline := range []string{"9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"} {
+		t.Run(deadline, func(t *testing.T) {
+			r := newRig(t, Config{})
+			m := r.msg("cancel-offering", `{"commandId":"c","deadline":"`+deadline+`","params":{"securityId":"USS3JKS01I00"}}`)
+			what, n := r.run(m, 30)
+			evs := r.bus.eventsOf("c")
+			if what != "term" || n != 1 || len(evs) != 1 || evs[0].Data.Outcome != "rejected" ||
+				evs[0].Data.Error == nil || evs[0].Data.Error.Code != CodeInvalidCommand {
+				t.Fatalf("%s after %d deliveries, events %+v: want one rejected INVALID_COMMAND at once", what, n, evs)
+			}
+		})
 	}
 }

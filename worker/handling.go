@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -87,7 +88,8 @@ func (h *handling) start(ctx context.Context) {
 // fingerprint is the command's fingerprint (SPEC §3), computed once.
 func (h *handling) fingerprint() string {
 	if h.fp == "" {
-		h.fp = fingerprint(h.w.actionOf(h.msg.Subject()), h.msg.Data(), h.p.envelope)
+		_, token := actionToken(h.w.bus.Prefix(), h.msg.Subject())
+		h.fp = fingerprint(token, h.msg.Data(), h.p.envelope)
 	}
 	return h.fp
 }
@@ -266,19 +268,24 @@ func (h *handling) hand(ctx context.Context, cl *queue.Claim) {
 }
 
 // reject settles an invalid command as "rejected", naming every problem
-// and keeping the first 4 KiB of the raw command.
-func (h *handling) reject(ctx context.Context, actionName string) {
+// and keeping the first 4 KiB of the raw command. Its claim and event carry
+// only checked tokens: the action token, or "unknown" with the command's
+// subject in commandSubject (SPEC §4). The rejection is counted once per
+// command, when its event is first published.
+func (h *handling) reject(ctx context.Context, in input) {
 	w, p := h.w, h.p
-	w.m.CommandRejected(p.reason)
 	cl := &queue.Claim{
 		CommandID:   p.commandID,
-		Action:      actionName,
+		Action:      in.action,
 		Fingerprint: h.fingerprint(),
 		ProcessID:   p.processID,
 		State:       queue.StateReceived,
 		StreamSeq:   h.meta.Sequence.Stream,
-		ReceivedAt:  h.meta.Timestamp.UTC(),
+		ReceivedAt:  storable(h.meta.Timestamp),
 		Trace:       queue.TraceFrom(h.msg.Headers()),
+	}
+	if in.action == queue.ActionUnknown {
+		cl.CommandSubject = commandSubject(in.subject)
 	}
 	if p.request != nil {
 		cl.Resource = p.request.Resource
@@ -306,14 +313,44 @@ func (h *handling) reject(ctx context.Context, actionName string) {
 			raw = h.msg.Data()[:rawKeep]
 		}
 	}
-	h.log.Info("command rejected", zap.String("reason", p.reason), zap.Int("problems", len(p.problems)))
-	h.settle(ctx, stored, queue.Result{
-		Outcome:          "rejected",
+	settled, published, err := w.bus.Settle(ctx, w.cfg.Source, stored, queue.Result{
+		Outcome:          queue.OutcomeRejected,
 		Error:            &queue.ErrorInfo{Code: CodeInvalidCommand, Message: joinProblems(p.problems)},
 		Problems:         p.problems,
 		RawCommand:       rawText(raw),
 		RawCommandBase64: rawBase64(raw),
+		SettledAt:        w.now().UTC(),
 	})
+	if published { // also with an error marking it published: it is out
+		w.m.CommandRejected(p.reason)
+		w.m.Terminal(settled.Action, settled.Outcome, settled.SettledAt.Sub(settled.ReceivedAt))
+		w.m.EventPublished(settled.Outcome)
+		h.log.Info("command rejected", zap.String("reason", p.reason), zap.Int("problems", len(p.problems)))
+	}
+	if err != nil {
+		h.retryLater(ctx, "settle", err)
+		return
+	}
+	h.term("terminal event published")
+}
+
+// commandSubjectKeep bounds the subject a rejected command's event carries.
+const commandSubjectKeep = 512
+
+// commandSubject is a command's subject as its event carries it: valid
+// UTF-8, at most commandSubjectKeep bytes.
+func commandSubject(s string) string {
+	return strings.ToValidUTF8(clip(s, commandSubjectKeep), "\uFFFD")
+}
+
+// storable returns t, or the zero time (not stored) when a claim could not
+// encode it: RFC 3339 holds the years 0001–9999 only. A stream timestamp
+// always fits (it is Unix nanoseconds); this keeps it so whatever comes.
+func storable(t time.Time) time.Time {
+	if y := t.UTC().Year(); y < 1 || y > 9999 {
+		return time.Time{}
+	}
+	return t.UTC()
 }
 
 func (h *handling) ack() {

@@ -174,8 +174,11 @@ func (w *Worker) panicked(ctx context.Context, msg jetstream.Msg, h *handling, r
 			_ = msg.TermWithReason("no metadata")
 			return
 		}
-		h = &handling{w: w, msg: msg, meta: meta, log: w.log,
-			p: &parsed{commandID: commandID("", msg.Headers(), meta.Sequence.Stream)}}
+		id := msg.Headers().Get(nats.MsgIdHdr)
+		if checkCommandID(id) != "" {
+			id = derivedID(w.bus.CommandsCreated(), meta.Sequence.Stream)
+		}
+		h = &handling{w: w, msg: msg, meta: meta, log: w.log, p: &parsed{commandID: id}}
 	}
 	cause := fmt.Errorf("panic: %v", r)
 	if h.meta.NumDelivered >= uint64(w.cfg.MaxPoisonDeliveries) {

@@ -2,7 +2,7 @@ package worker
 
 import (
 	"context"
-	"strings"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -105,34 +105,76 @@ func (w *Worker) Handle(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.TermWithReason("no metadata")
 		return
 	}
-	actionName := w.actionOf(msg.Subject())
-	p := decode(actionName, msg.Data(), msg.Headers(), meta.Sequence.Stream, w.cfg.MaxCommandBytes)
-	label := actionName
-	if _, ok := platform.LookupAction(actionName); !ok {
-		label = "unknown"
-	}
+	in := w.inputOf(msg, meta)
+	p := decode(in, limits{maxBytes: w.cfg.MaxCommandBytes, maxAhead: w.cfg.MaxDeadlineAhead})
 	if meta.NumDelivered == 1 {
-		w.m.CommandReceived(label)
+		w.m.CommandReceived(in.action)
 	}
 	if p.reason == "" && p.action.Platform == platform.JourneyManager && w.jm == nil {
 		p.reject(reasonUnknownAction, "action cancel-txn is disabled: no Journey Manager is configured")
 	}
 	// WithLazy: under load the sampler drops most lines, so the fields are
 	// encoded only for a line that is written.
-	log := w.log.WithLazy(zap.String("command_id", p.commandID), zap.String("action", label))
+	log := w.log.WithLazy(zap.String("command_id", p.commandID), zap.String("action", in.action))
 	h = &handling{w: w, msg: msg, meta: meta, p: p, log: log, token: uuid.NewString()}
+	if p.derived {
+		if err := w.confirmDerived(ctx, &in, p, meta); err != nil {
+			h.retryLater(ctx, "derive command id", err)
+			return
+		}
+		h.log = w.log.WithLazy(zap.String("command_id", p.commandID), zap.String("action", in.action))
+	}
 	if p.reason != "" {
-		h.reject(ctx, safeAction(actionName))
+		h.reject(ctx, in)
 		return
 	}
 	h.start(ctx)
 }
 
-// actionOf returns the subject's action token ({prefix}.cmd.{action}).
-func (w *Worker) actionOf(subject string) string {
-	rest, ok := strings.CutPrefix(subject, w.bus.Prefix()+".cmd.")
-	if !ok {
-		return subject
+// inputOf is what decode reads of a message: the action token checked by
+// actionToken, the body, headers, stream sequence and timestamp, and the
+// commands stream's creation time for a derived id.
+func (w *Worker) inputOf(msg jetstream.Msg, meta *jetstream.MsgMetadata) input {
+	subject := msg.Subject()
+	action, rest := actionToken(w.bus.Prefix(), subject)
+	return input{
+		action: action, token: rest, subject: subject, body: msg.Data(), hdr: msg.Headers(),
+		seq: meta.Sequence.Stream, received: meta.Timestamp, created: w.bus.CommandsCreated(),
 	}
-	return rest
+}
+
+// confirmDerived makes sure that a derived commandId names this message and
+// no other. The id carries the commands stream's creation time as recorded
+// when the Bus was bound; after the stream was deleted and re-created
+// (sequences restart at 1) that record may be stale until the Bus is bound
+// again, and the id would then be the one of a message of the old stream.
+// That shows as a claim under the id for another message (its sequence or
+// timestamp differ), or as a message older than the recorded creation: the
+// creation time is then looked up again and the id derived anew.
+func (w *Worker) confirmDerived(ctx context.Context, in *input, p *parsed, meta *jetstream.MsgMetadata) error {
+	for range 2 {
+		if !in.created.IsZero() && !meta.Timestamp.Before(in.created) {
+			stored, err := w.claims.Get(ctx, p.commandID)
+			switch {
+			case errors.Is(err, queue.ErrNotFound):
+				return nil
+			case err != nil:
+				return err
+			case stored.StreamSeq == meta.Sequence.Stream && stored.ReceivedAt.Equal(meta.Timestamp):
+				return nil // this message's own claim: a redelivery
+			}
+		}
+		created, err := w.bus.RefreshCommandsCreated(ctx)
+		if err != nil {
+			return err
+		}
+		if created.Equal(in.created) {
+			return nil // nothing better is known
+		}
+		w.log.Info("commands stream was re-created; derived ids follow its new creation time",
+			zap.Time("was", in.created), zap.Time("now", created))
+		in.created = created
+		p.commandID = derivedID(created, in.seq)
+	}
+	return nil
 }

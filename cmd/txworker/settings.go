@@ -111,9 +111,11 @@ func resolve(v values) (serviceConfig, error) {
 	}
 	settle := v.duration("settle-timeout", &p)
 	sc.Worker = worker.Config{
-		Source:              v.str("event-source"),
-		Concurrency:         v.integer("concurrency", 1, 4096, &p),
-		SettleTimeout:       settle,
+		Source:        v.str("event-source"),
+		Concurrency:   v.integer("concurrency", 1, 4096, &p),
+		SettleTimeout: settle,
+		// SPEC §3: no deadline further ahead than the state's lifetime.
+		MaxDeadlineAhead:    worker.MaxDeadlineAheadFor(stateTTL(sc.Queue)),
 		MaxAttempts:         v.integer("max-attempts", 1, 100, &p),
 		MaxPoisonDeliveries: v.integer("max-poison-deliveries", 1, 1000, &p),
 		CallTimeout:         3*timeout + 2*time.Second,
@@ -180,4 +182,12 @@ func splitList(raw string) []string {
 		}
 	}
 	return out
+}
+
+// stateTTL is the claims' key-value TTL, default applied.
+func stateTTL(q queue.Config) time.Duration {
+	if q.StateTTL == 0 {
+		return queue.DefaultStateTTL
+	}
+	return q.StateTTL
 }
