@@ -79,3 +79,44 @@ func TestSubmitWaitAndStatus(t *testing.T) {
 		t.Errorf("status of an unknown command: %v", err)
 	}
 }
+
+// submit -wait follows the events a command really gets: an unknown action's
+// rejection comes on {prefix}.evt.unknown.rejected, and a different command
+// under a used commandId is answered by its duplicate event (exit 6).
+func TestSubmitWaitUnknownActionAndDuplicate(t *testing.T) {
+	e := newTestEnv(t, platformtest.Config{})
+	e.startWorker(nil)
+	env := envOf(map[string]string{"TXWORKER_NATS_URL": e.natsURL})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	outcome := func(out *bytes.Buffer) string {
+		t.Helper()
+		text := out.String()
+		i := strings.Index(text, "{")
+		if i < 0 {
+			t.Fatalf("no event printed:\n%s", text)
+		}
+		var got struct{ Data struct{ Outcome string } }
+		if err := json.Unmarshal([]byte(text[i:]), &got); err != nil {
+			t.Fatalf("printed event %q: %v", text[i:], err)
+		}
+		return got.Data.Outcome
+	}
+	var out bytes.Buffer
+	err := run(ctx, []string{"submit", "-wait", "-timeout", "30s", "delete-everything", writeCommand(t, `{"commandId":"sub-unknown","params":{}}`)}, env, &out)
+	if exitCode(err) != 3 || outcome(&out) != "rejected" {
+		t.Fatalf("unknown action: exit %d (%v), want 3 rejected\n%s", exitCode(err), err, out.String())
+	}
+	out.Reset()
+	if err := run(ctx, []string{"submit", "-wait", "cancel-offering", writeCommand(t, `{"commandId":"sub-dup","params":{"securityId":"USS3JKS02I00"}}`)}, env, &out); err != nil {
+		t.Fatalf("first command: %v\n%s", err, out.String())
+	}
+	out.Reset()
+	err = run(ctx, []string{"submit", "-wait", "-timeout", "30s", "cancel-offering", writeCommand(t, `{"commandId":"sub-dup","params":{"securityId":"USS3JKS03I00"}}`)}, env, &out)
+	if exitCode(err) != 6 || outcome(&out) != "duplicate" {
+		t.Fatalf("different command under a used id: exit %d (%v), want 6 duplicate\n%s", exitCode(err), err, out.String())
+	}
+	if n := e.sim.Count("PUT", "/external/v1/security-admin/cancel"); n != 1 {
+		t.Errorf("%d cancel calls, want 1: the duplicate must not be sent", n)
+	}
+}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -15,11 +17,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"github.com/txworker/txworker/platform"
 	"github.com/txworker/txworker/queue"
 )
 
 // Exit statuses of `submit -wait`, by terminal outcome.
-var outcomeExit = map[string]int{"succeeded": 0, "failed": 1, "rejected": 3, "timed_out": 4}
+var outcomeExit = map[string]int{"succeeded": 0, "failed": 1, "rejected": 3, "timed_out": 4, "duplicate": 6}
 
 // exitNoEvent is submit -wait's status when no terminal event came in time.
 const exitNoEvent = 5
@@ -119,7 +122,17 @@ func cmdSubmit(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	msg := nats.NewMsg(bus.CommandSubject(action))
 	msg.Data = body
-	msg.Header.Set(nats.MsgIdHdr, commandID)
+	// The stream drops a message whose Nats-Msg-Id it has stored within its
+	// duplicate window. Without a commandId in the body the header is the
+	// command's id; with one, the header also names the body, so that only
+	// the very same command is dropped by the stream and a different one
+	// under a used commandId reaches the worker (which answers "duplicate").
+	msgID := commandID
+	if probe.CommandID != "" {
+		sum := sha256.Sum256(body)
+		msgID += ":" + hex.EncodeToString(sum[:8])
+	}
+	msg.Header.Set(nats.MsgIdHdr, msgID)
 	ack, err := bus.JetStream().PublishMsg(ctx, msg)
 	if err != nil {
 		return fmt.Errorf("publish to %s (is the worker provisioned?): %w", msg.Subject, err)
@@ -148,10 +161,19 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.msg }
 
+// eventAction is the action token of the events of a command published for
+// action: the action itself, or "unknown" for any other token (SPEC §4).
+func eventAction(action string) string {
+	if _, ok := platform.LookupAction(action); ok {
+		return action
+	}
+	return queue.ActionUnknown
+}
+
 // watchEvents delivers the events of one command from now on.
 func watchEvents(ctx context.Context, bus *queue.Bus, action, commandID string, got chan<- queue.Event) (jetstream.ConsumeContext, error) {
 	cons, err := bus.JetStream().OrderedConsumer(ctx, bus.EventsStream(), jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{bus.EventSubject(action, "*")},
+		FilterSubjects: []string{bus.EventSubject(eventAction(action), "*")},
 		DeliverPolicy:  jetstream.DeliverNewPolicy,
 	})
 	if err != nil {
@@ -179,7 +201,9 @@ func awaitTerminal(ctx context.Context, bus *queue.Bus, source, commandID string
 		case <-deadline:
 			return queue.Event{}, &exitError{code: exitNoEvent, msg: fmt.Sprintf("no terminal event for %s within %s", commandID, timeout)}
 		case ev := <-got:
-			if ev.Data.Outcome != "accepted" {
+			// duplicate is not terminal for the command, but it is the
+			// answer to this submission: it will never be executed.
+			if ev.Data.Outcome != queue.OutcomeAccepted {
 				return ev, nil
 			}
 		case <-tick.C:
