@@ -3,9 +3,8 @@ package queue
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
-
-	"github.com/txworker/txworker/platform"
 )
 
 // Outcomes of a command (the last token of an event subject). Accepted is the
@@ -18,6 +17,12 @@ const (
 	OutcomeTimedOut  = "timed_out"
 )
 
+// ActionTokens are the five action tokens of SPEC §2, the only ones besides
+// ActionUnknown that an event subject may carry. (The platform package
+// holds the actions themselves; a worker test holds the two lists equal,
+// since queue imports no other package of the module.)
+var ActionTokens = []string{"cancel-offering", "revert-to-active", "remove-service-provider", "reject-asset", "cancel-txn"}
+
 // ActionUnknown is the action token of a command whose subject names none of
 // the actions (SPEC §4): its events go to {prefix}.evt.unknown.{outcome}, and
 // the command's own subject travels in EventData.CommandSubject.
@@ -28,14 +33,14 @@ const ActionUnknown = "unknown"
 // tokens or ActionUnknown, the outcome one of the known outcomes. Event
 // subjects are built only from these, never from unchecked input.
 func CheckEventTokens(action, outcome string) error {
-	if _, ok := platform.LookupAction(action); !ok && action != ActionUnknown {
-		return fmt.Errorf("action token %.64q is neither an action nor %q", action, ActionUnknown)
+	if !slices.Contains(ActionTokens, action) && action != ActionUnknown {
+		return fmt.Errorf("%w: action token %.64q is neither an action nor %q", ErrUnencodable, action, ActionUnknown)
 	}
 	switch outcome {
 	case OutcomeAccepted, OutcomeSucceeded, OutcomeFailed, OutcomeRejected, OutcomeTimedOut,
 		"duplicate": // SPEC §4's non-terminal duplicate event
 	default:
-		return fmt.Errorf("outcome token %.64q is not a known outcome", outcome)
+		return fmt.Errorf("%w: outcome token %.64q is not a known outcome", ErrUnencodable, outcome)
 	}
 	return nil
 }

@@ -194,17 +194,22 @@ func (v values) httpURL(name string, required, insecureOK bool, p *problems) str
 		p.add("%s: %q is not an http(s) URL", envName(name), u.Redacted())
 		return ""
 	}
+	// Named without the user part, query or fragment: they may hold secrets.
+	shown := u.Scheme + "://" + u.Host + u.EscapedPath()
+	ok := true
 	if u.User != nil {
-		// Not echoed, not even redacted: the user name may be a secret too.
-		p.add("%s must not hold credentials (user:password@); use the client id and secret settings", envName(name))
-		return ""
+		p.add("%s: %q must not hold credentials (user:password@); use the client id and secret settings", envName(name), shown)
+		ok = false
 	}
 	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#") {
-		p.add("%s: %q must not hold a query or fragment", envName(name), u.Scheme+"://"+u.Host+u.EscapedPath())
-		return ""
+		p.add("%s: %q must not hold a query or fragment", envName(name), shown)
+		ok = false
 	}
 	if u.Scheme == "http" && !insecureOK {
-		p.add("%s: %q is plaintext http; set TXWORKER_ALLOW_INSECURE_HTTP=true to allow it", envName(name), u.Redacted())
+		p.add("%s: %q is plaintext http; set TXWORKER_ALLOW_INSECURE_HTTP=true to allow it", envName(name), shown)
+	}
+	if !ok {
+		return ""
 	}
 	return strings.TrimRight(raw, "/")
 }
