@@ -32,6 +32,7 @@ type JMConfig struct {
 	RequestTimeout time.Duration     // per request (and token fetch); default 10s
 	MaxBodyBytes   int64             // response body cap; default 1 MiB
 	MaxIdleConns   int               // idle connections kept for reuse; default DefaultMaxIdleConns (see CorastoneConfig)
+	MaxRetryAfter  time.Duration     // Error.RetryAfter cap; 0 = DefaultMaxRetryAfter (5m), negative refused (see CorastoneConfig)
 	Transport      http.RoundTripper // optional (tests); redirects are never followed off BaseURL's host
 }
 
@@ -58,7 +59,7 @@ func (c JMConfig) Validate() error {
 			errs = append(errs, errors.New("jm config: token url: "+err.Error()))
 		}
 	}
-	errs = append(errs, checkCommon("jm config", c.UserAgent, c.RPS, c.RequestTimeout, c.MaxBodyBytes, c.MaxIdleConns)...)
+	errs = append(errs, checkCommon("jm config", c.UserAgent, c.RPS, c.RequestTimeout, c.MaxBodyBytes, c.MaxIdleConns, c.MaxRetryAfter)...)
 	return errors.Join(errs...)
 }
 
@@ -95,10 +96,13 @@ func NewJM(cfg JMConfig, logger *zap.Logger, obs Observer) (*JM, error) {
 	rt := &instrumented{base: transport, platform: JourneyManager, userAgent: cfg.UserAgent, obs: obs}
 	jar := newSessionJar()
 	var auth authenticator = basicAuth{cfg.Username, cfg.Password}
+	scrub := newScrubber(cfg.Username, cfg.Password, nil, cfg.MaxRetryAfter)
 	if cfg.TokenURL != "" {
 		tokenURL, _ := url.Parse(cfg.TokenURL)
 		tc := &http.Client{Transport: rt, Timeout: cfg.RequestTimeout, CheckRedirect: redirectPolicy(tokenURL)}
-		auth = newTokenSource(JourneyManager, cfg.TokenURL, cfg.ClientID, cfg.ClientSecret, nil, tc, cfg.RequestTimeout, obs, logger)
+		ts := newTokenSource(JourneyManager, cfg.TokenURL, cfg.ClientID, cfg.ClientSecret, nil, tc, cfg.RequestTimeout, obs, logger)
+		scrub = newScrubber(cfg.ClientID, cfg.ClientSecret, ts.held, cfg.MaxRetryAfter)
+		ts.scrub, auth = scrub, ts
 	}
 	return &JM{base: base, core: core{
 		platform: JourneyManager,
@@ -108,6 +112,7 @@ func NewJM(cfg JMConfig, logger *zap.Logger, obs Observer) (*JM, error) {
 		maxBody:  cfg.MaxBodyBytes,
 		auth:     auth,
 		jar:      jar,
+		scrub:    scrub,
 		obs:      obs,
 		log:      logger,
 	}}, nil
