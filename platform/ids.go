@@ -14,7 +14,8 @@ const MaxIDLen = 128
 // orchestrationId or a processId from a platform answer): nil when it is valid UTF-8 of 1 to
 // MaxIDLen characters, none of them a control character (C0, DEL, C1), a format character
 // (Unicode Cf: zero-width and bidi marks, BOM), white space (unicode.IsSpace: space, tab, line
-// breaks, NBSP, U+2028…) or ',' (the Transactions API's filters are comma-separated lists).
+// breaks, NBSP, U+2028…), ',' (the Transactions API's filters are comma-separated lists) or U+FFFD
+// (what a JSON decoder makes of invalid UTF-8 or a lone surrogate: not the id the platform holds).
 // Otherwise the error says which rule failed and at which byte offset, never echoing s.
 func ValidID(s string) error {
 	switch {
@@ -36,6 +37,8 @@ func ValidID(s string) error {
 			what = "white space"
 		case unicode.Is(unicode.Cf, r):
 			what = "a format character"
+		case r == utf8.RuneError:
+			what = "U+FFFD"
 		default:
 			continue
 		}

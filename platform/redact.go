@@ -54,7 +54,7 @@ func newScrubber(user, secret string, tokens func() []string, maxRetryAfter time
 		forms = append(forms, pair[1], basic, base64.StdEncoding.EncodeToString([]byte(basic)),
 			base64.RawStdEncoding.EncodeToString([]byte(basic)), base64.URLEncoding.EncodeToString([]byte(basic)))
 	}
-	forms = append(forms, jsonEscaped(secret), url.PathEscape(secret))
+	forms = append(forms, jsonEscaped(secret), strings.ReplaceAll(jsonEscaped(secret), "/", `\/`), url.PathEscape(secret))
 	s.secrets = longestFirst(forms)
 	return s
 }
