@@ -301,7 +301,9 @@ func TestPlatformTextRedacted(t *testing.T) {
 		"authorization header": func(r *http.Request) string {
 			return `{"code":"GN0002","message":"bad header ` + jsonEscaped(r.Header.Get("Authorization")) + `"}`
 		},
-		"header in plain text": func(r *http.Request) string { return "Rejected. Authorization: " + r.Header.Get("Authorization") + " (GN0002)" },
+		"header in plain text": func(r *http.Request) string {
+			return "Rejected. Authorization: " + r.Header.Get("Authorization") + " (GN0002)"
+		},
 		"credential parts": func(r *http.Request) string {
 			scheme, cred, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 			decoded, _ := base64.StdEncoding.DecodeString(cred)
@@ -337,8 +339,9 @@ func TestPlatformTextRedacted(t *testing.T) {
 					if !errors.As(err, &e) {
 						t.Fatalf("got %v", err)
 					}
+					tokenOK := cl.name == "corastone token" && status == 200 // oauth2 keeps a 2xx token answer's body
 					texts := map[string]string{"Error()": err.Error(), "Message": e.Message, "Body": e.Body, "Code": e.Code}
-					if ename == "secret at the cut" {
+					if ename == "secret at the cut" && !tokenOK {
 						if cut := e.Body[min(len(e.Body), 251):]; cl.name != "jm basic" && (cut == "" || !strings.HasPrefix(Redacted, cut)) {
 							t.Errorf("Body ends %q, want the start of %s", cut, Redacted)
 						}
@@ -350,7 +353,6 @@ func TestPlatformTextRedacted(t *testing.T) {
 							}
 						}
 					}
-					tokenOK := cl.name == "corastone token" && status == 200 // oauth2 keeps a 2xx token answer's body
 					if ename != "secret as the code" && ename != "secret at the cut" && !tokenOK && !strings.Contains(e.Body+e.Message, Redacted) {
 						t.Errorf("no %s in Body %q Message %q", Redacted, e.Body, e.Message)
 					}

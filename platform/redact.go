@@ -13,6 +13,11 @@ import (
 // Redacted replaces every secret, token or credential removed from platform text.
 const Redacted = "[redacted]"
 
+// minSecretLen is the shortest written form of a configured secret searched for in platform text:
+// shorter ones would match ordinary words (a 1-character password would remove every letter
+// like it). Their Basic and base64 forms are still searched for.
+const minSecretLen = 4
+
 // DefaultMaxRetryAfter is the longest Retry-After honoured when CorastoneConfig.MaxRetryAfter or
 // JMConfig.MaxRetryAfter is zero, and by DecodeError (SPEC §6 TXWORKER_MAX_RETRY_AFTER).
 const DefaultMaxRetryAfter = 5 * time.Minute
@@ -55,7 +60,7 @@ func newScrubber(user, secret string, tokens func() []string, maxRetryAfter time
 			base64.RawStdEncoding.EncodeToString([]byte(basic)), base64.URLEncoding.EncodeToString([]byte(basic)))
 	}
 	forms = append(forms, jsonEscaped(secret), strings.ReplaceAll(jsonEscaped(secret), "/", `\/`), url.PathEscape(secret))
-	s.secrets = longestFirst(forms)
+	s.secrets = slices.DeleteFunc(longestFirst(forms), func(f string) bool { return len(f) < minSecretLen })
 	return s
 }
 
