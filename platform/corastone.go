@@ -45,7 +45,11 @@ type CorastoneConfig struct {
 	// idle connection dials a new one (a TLS handshake in production), and one that finishes
 	// while the pool is full closes its connection.
 	MaxIdleConns int
-	Transport    http.RoundTripper // optional (tests); redirects are never followed off BaseURL's host
+	// MaxRetryAfter caps Error.RetryAfter (SPEC §6 TXWORKER_MAX_RETRY_AFTER): a longer Retry-After,
+	// in seconds or as an HTTP-date, is reported as MaxRetryAfter. 0 means DefaultMaxRetryAfter
+	// (5m); negative values are refused.
+	MaxRetryAfter time.Duration
+	Transport     http.RoundTripper // optional (tests); redirects are never followed off BaseURL's host
 }
 
 // Validate names every problem of the configuration at once (errors.Join).
@@ -85,7 +89,7 @@ func (c CorastoneConfig) Validate() error {
 			add("omit processId: %q is not a Corastone action", name)
 		}
 	}
-	errs = append(errs, checkCommon("corastone config", c.UserAgent, c.RPS, c.RequestTimeout, c.MaxBodyBytes, c.MaxIdleConns)...)
+	errs = append(errs, checkCommon("corastone config", c.UserAgent, c.RPS, c.RequestTimeout, c.MaxBodyBytes, c.MaxIdleConns, c.MaxRetryAfter)...)
 	return errors.Join(errs...)
 }
 
@@ -109,7 +113,7 @@ func checkURL(s string) error {
 	return nil
 }
 
-func checkCommon(prefix, userAgent string, rps float64, timeout time.Duration, maxBody int64, idle int) []error {
+func checkCommon(prefix, userAgent string, rps float64, timeout time.Duration, maxBody int64, idle int, maxRetryAfter time.Duration) []error {
 	var errs []error
 	if userAgent == "" || hasControl(userAgent) {
 		errs = append(errs, errors.New(prefix+": user agent is required (printable characters)"))
@@ -125,6 +129,9 @@ func checkCommon(prefix, userAgent string, rps float64, timeout time.Duration, m
 	}
 	if idle < 0 {
 		errs = append(errs, errors.New(prefix+": max idle connections must be ≥ 0"))
+	}
+	if maxRetryAfter < 0 {
+		errs = append(errs, errors.New(prefix+": max retry-after must be > 0 (0: the default, 5m)"))
 	}
 	return errs
 }
@@ -180,6 +187,8 @@ func NewCorastone(cfg CorastoneConfig, logger *zap.Logger, obs Observer) (*Coras
 	tokenClient := &http.Client{Transport: rt, Timeout: cfg.RequestTimeout, CheckRedirect: redirectPolicy(tokenURL)}
 	c.tokens = newTokenSource(PlatformCorastone, cfg.TokenURL, cfg.ClientID, cfg.ClientSecret, c.scopes, tokenClient,
 		cfg.RequestTimeout, obs, logger)
+	scrub := newScrubber(cfg.ClientID, cfg.ClientSecret, c.tokens.held, cfg.MaxRetryAfter)
+	c.tokens.scrub = scrub
 	c.core = core{
 		platform: PlatformCorastone,
 		http:     &http.Client{Transport: rt, CheckRedirect: redirectPolicy(base)},
@@ -187,6 +196,7 @@ func NewCorastone(cfg CorastoneConfig, logger *zap.Logger, obs Observer) (*Coras
 		timeout:  cfg.RequestTimeout,
 		maxBody:  cfg.MaxBodyBytes,
 		auth:     c.tokens,
+		scrub:    scrub,
 		obs:      obs,
 		log:      logger,
 	}
@@ -213,9 +223,11 @@ type Accepted struct {
 
 // Execute sends an action request with processID at the top level of its body (unless the
 // action's OmitProcessID is set) and returns the platform's answer. Every failure is an *Error; a
-// 401 AU0001 is retried once with a new token inside. A Transient error (no answer, malformed 2xx
-// answer) leaves open whether the platform took the action: look processID up (FindProcess)
-// before calling again. Requests for Journey Manager or for actions not enabled in the
+// 401 AU0001 is retried once with a new token inside. A 200 is believed only when its
+// orchestrationId passes ValidID and its processId, when present, is the one sent (passes ValidID
+// when none was sent); otherwise it is a Transient MALFORMED_RESPONSE. A Transient error (no
+// answer, malformed 2xx answer) leaves open whether the platform took the action: look processID
+// up (FindProcess) before calling again. Requests for Journey Manager or for actions not enabled in the
 // configuration are refused (Permanent) without sending anything.
 func (c *Corastone) Execute(ctx context.Context, req *Request, processID string) (Accepted, error) {
 	if req == nil || req.Action.spec == nil || req.Action.Platform != PlatformCorastone {
@@ -246,8 +258,8 @@ func (c *Corastone) Execute(ctx context.Context, req *Request, processID string)
 	if err != nil {
 		return Accepted{}, c.malformed(name, ans, err)
 	}
-	if out.OrchestrationID == "" {
-		return Accepted{}, c.malformed(name, ans, errors.New("orchestrationId missing"))
+	if err := believeReply(out, processID); err != nil {
+		return Accepted{}, c.malformed(name, ans, err)
 	}
 	if out.ProcessID == "" {
 		out.ProcessID = processID
@@ -260,4 +272,26 @@ func actionName(r *Request) string {
 		return ""
 	}
 	return r.Action.Name
+}
+
+// believeReply says why an action's 200 answer cannot be believed, or nil: its orchestrationId must
+// pass ValidID; its processId, when present, must be sent (exactly, not case-folded) or, when none
+// was sent, pass ValidID.
+func believeReply(r actionReply, sent string) error {
+	if r.OrchestrationID == "" {
+		return errors.New("orchestrationId missing")
+	}
+	if err := ValidID(r.OrchestrationID); err != nil {
+		return errors.New("orchestrationId unusable: " + err.Error())
+	}
+	switch {
+	case r.ProcessID == "":
+	case sent != "" && r.ProcessID != sent:
+		return errors.New("processId is not the one sent")
+	case sent == "":
+		if err := ValidID(r.ProcessID); err != nil {
+			return errors.New("processId unusable: " + err.Error())
+		}
+	}
+	return nil
 }

@@ -170,7 +170,7 @@ func TestExecuteErrors(t *testing.T) {
 		{"AU0003", 401, nil, `{"errorDetails":[{"code":"AU0003"}]}`, "AU0003", Permanent, 0},
 		{"IS0009", 404, nil, `{"errorDetails":[{"code":"IS0009"}]}`, "IS0009", Permanent, 0},
 		{"429", 429, map[string]string{"Retry-After": "3"}, ``, "", Transient, 3 * time.Second},
-		{"503 date", 503, map[string]string{"Retry-After": time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)}, ``, "", Transient, time.Hour},
+		{"503 date", 503, map[string]string{"Retry-After": time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)}, ``, "", Transient, DefaultMaxRetryAfter}, // capped (SPEC §6)
 		{"500", 500, nil, `oops`, "", Transient, 0},
 		{"502", 502, nil, ``, "", Transient, 0},
 		{"malformed html", 200, nil, `<html>hello</html>`, CodeMalformedResponse, Transient, 0},
@@ -202,7 +202,8 @@ func TestExecuteErrors(t *testing.T) {
 				e.Platform != PlatformCorastone || (e.RetryAfter-tt.retry).Abs() > 2*time.Second || (tt.retry == 0) != (e.RetryAfter == 0) {
 				t.Errorf("got %+v", e)
 			}
-			if tt.code == CodeMalformedResponse && (e.Body != excerpt([]byte(tt.body), 256) || e.Message == "") {
+			if tt.code == CodeMalformedResponse && (e.Body != excerpt([]byte(tt.body), 256) || e.Message == "" ||
+				!strings.Contains(e.Message, cleanText(e.Body, 64)) || !strings.Contains(err.Error(), cleanText(e.Body, 64))) {
 				t.Errorf("malformed body %q message %q", e.Body, e.Message)
 			}
 			_, codes, _ := obs.snapshot()

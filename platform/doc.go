@@ -11,7 +11,8 @@
 //     User-Agent on every request, values escaped into URLs, redirects never followed to another
 //     host, no panic on any answer);
 //   - the error model ([Error], [Verdict], [DecodeError]): every failure is an *Error whose Verdict
-//     tells the caller whether to retry.
+//     tells the caller whether to retry, whose Retry-After is capped (MaxRetryAfter) and whose
+//     platform text has the client's secrets, tokens and Basic credentials replaced by [Redacted].
 //
 // It imports none of txworker's other packages.
 package platform
@@ -34,7 +35,8 @@ const (
 )
 
 // CodeMalformedResponse is the Error.Code of a 2xx answer whose body is not the documented JSON
-// (or exceeds the size cap). Its Verdict is Transient and Error.Body holds the body's first bytes.
+// (or exceeds the size cap, or names ids that cannot be believed: see ValidID). Its Verdict is
+// Transient; Error.Body holds the body's first bytes and Error.Message ends with them.
 const CodeMalformedResponse = "MALFORMED_RESPONSE"
 
 // Observer receives client telemetry; metrics.Metrics implements it. A nil Observer is a no-op.

@@ -108,15 +108,23 @@ func jmCodes() []string {
 // unableToResolvePortal…), else any token-like "error"/"code" string field. The message is the
 // platform's ("message" next to the code, else any "message" field), else the status text. The
 // Verdict follows SPEC §5 from the status and code; a 2xx status means the body was not the
-// documented JSON: Transient with Code CodeMalformedResponse. now resolves an HTTP-date
-// Retry-After.
+// documented JSON: Transient with Code CodeMalformedResponse, the Message ending with the body's
+// first bytes. now resolves an HTTP-date Retry-After, capped at DefaultMaxRetryAfter. Message, Body
+// and Code never hold what looks like a credential (a Bearer or Basic value, a token field): it is
+// replaced by Redacted. The clients also remove their own secrets and tokens.
 func DecodeError(platform, endpoint string, status int, h http.Header, body []byte, now time.Time) *Error {
-	e := &Error{Platform: platform, Endpoint: endpoint, HTTPStatus: status, Body: excerpt(body, maxBodyExcerpt)}
+	return decodeError(nil, platform, endpoint, status, h, body, now)
+}
+
+// decodeError is DecodeError removing what s knows of the client's credentials from the body
+// before it is excerpted and from the message before it is cut, and capping Retry-After at s's.
+func decodeError(s *scrubber, platform, endpoint string, status int, h http.Header, body []byte, now time.Time) *Error {
+	e := &Error{Platform: platform, Endpoint: endpoint, HTTPStatus: status, Body: excerpt([]byte(s.text(string(body))), maxBodyExcerpt)}
 	if h != nil {
-		e.RetryAfter = ParseRetryAfter(h.Get("Retry-After"), now)
+		e.RetryAfter = s.retryAfter(ParseRetryAfter(h.Get("Retry-After"), now))
 	}
 	if status >= 200 && status < 300 {
-		e.Code, e.Verdict, e.Message = CodeMalformedResponse, Transient, "answer is not the documented JSON"
+		e.Code, e.Verdict, e.Message = CodeMalformedResponse, Transient, malformedMessage("", e.Body)
 		return e
 	}
 	var doc any
@@ -134,7 +142,8 @@ func DecodeError(platform, endpoint string, status int, h http.Header, body []by
 	if msg == "" {
 		msg = findString(doc, "message", "errorMessage", "error_description", "detail")
 	}
-	e.Message = cleanText(msg, maxMessage)
+	e.Code = s.code(e.Code)
+	e.Message = cleanText(s.text(msg), maxMessage)
 	if e.Message == "" {
 		e.Message = strings.ToLower(http.StatusText(status))
 		if e.Message == "" {
@@ -301,6 +310,22 @@ func isAlnum(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
+// malformedMessage is the Message of a MALFORMED_RESPONSE: "answer is not the documented JSON",
+// why (reason, when given), then the body's first bytes (body, already an excerpt), at most
+// maxMessage bytes in all.
+func malformedMessage(reason, body string) string {
+	m := "answer is not the documented JSON"
+	if reason != "" {
+		m += ": " + cleanText(reason, 160)
+	}
+	if b := cleanText(body, maxBodyExcerpt); b != "" {
+		m += "; body: " + b
+	} else {
+		m += "; body empty"
+	}
+	return cleanText(m, maxMessage)
+}
+
 // excerpt returns the start of b as valid UTF-8 (invalid bytes as U+FFFD), at most n bytes, cut
 // at a rune boundary.
 func excerpt(b []byte, n int) string {
@@ -327,7 +352,8 @@ func cleanText(s string, n int) string {
 }
 
 // ParseRetryAfter reads a Retry-After value: delay-seconds or an HTTP-date (relative to now).
-// Absent, invalid or past values give 0; values are capped at 24h.
+// Absent, invalid or past values give 0; values are capped at 24h (the clients and DecodeError
+// cap them further, at their MaxRetryAfter).
 func ParseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {

@@ -44,7 +44,7 @@ func TestDecodeError(t *testing.T) {
 		{"408", PlatformCorastone, "cancel-offering", 408, nil, ``, "", "request timeout", Transient, 0},
 		{"418 other 4xx", PlatformCorastone, "cancel-offering", 418, nil, ``, "", "i'm a teapot", Permanent, 0},
 		{"302 not followed", PlatformCorastone, "cancel-offering", 302, nil, ``, "", "found", Permanent, 0},
-		{"200 malformed", PlatformCorastone, "orchestrations", 200, nil, `<html>`, CodeMalformedResponse, "answer is not the documented JSON", Transient, 0},
+		{"200 malformed", PlatformCorastone, "orchestrations", 200, nil, `<html>`, CodeMalformedResponse, "answer is not the documented JSON; body: <html>", Transient, 0},
 		{"jm txnAlreadyFinished", JourneyManager, "cancel-txn", 400, nil, `{"error":"txnAlreadyFinished","message":"The transaction has already been finished (Completed or Abandoned)."}`, "txnAlreadyFinished", "The transaction has already been finished (Completed or Abandoned).", Permanent, 0},
 		{"jm key as any value", JourneyManager, "cancel-txn", 400, nil, `{"errors":[{"key":"txnNotFound"}]}`, "txnNotFound", "bad request", Permanent, 0},
 		{"jm key in text", JourneyManager, "cancel-txn", 400, nil, `error: submitKeyNotSpecified`, "submitKeyNotSpecified", "bad request", Permanent, 0},

@@ -240,8 +240,10 @@ func TestHostileAnswers(t *testing.T) {
 		maxBody int64
 		verdict platform.Verdict // 0: any
 		code    string           // "" : any
-		// jmOK: Journey Manager's cancel answers 200 with an undocumented
-		// body (platform-apis §6.2), so a complete 200 answer is success.
+		// jmOK: a complete 200 answer to Journey Manager's cancel is success.
+		// None is: a 200 that is not the documented JSON is not believed
+		// (SPEC §5), and the look-up that would confirm it gets the same
+		// answer.
 		jmOK bool
 	}{
 		{"endless 200 body", func(*hostilePlatform) http.HandlerFunc {
@@ -255,13 +257,13 @@ func TestHostileAnswers(t *testing.T) {
 		{"gigantic JSON over the default cap", func(*hostilePlatform) http.HandlerFunc { return gigantic }, 0, platform.Transient, platform.CodeMalformedResponse, false},
 		{"HTML with 200", func(*hostilePlatform) http.HandlerFunc {
 			return respond(200, "text/html", "<html><body>Please log in</body></html>")
-		}, hostileCap, platform.Transient, platform.CodeMalformedResponse, true},
+		}, hostileCap, platform.Transient, platform.CodeMalformedResponse, false},
 		{"JSON of the wrong shape", func(*hostilePlatform) http.HandlerFunc {
 			return respond(200, "application/json", `{"orchestrations":"none","result":7}`)
-		}, hostileCap, platform.Transient, platform.CodeMalformedResponse, true},
+		}, hostileCap, platform.Transient, platform.CodeMalformedResponse, false},
 		{"JSON labelled as an image", func(*hostilePlatform) http.HandlerFunc {
 			return respond(200, "image/png", "\x89PNG\r\n\x1a\n\x00\x00")
-		}, hostileCap, platform.Transient, platform.CodeMalformedResponse, true},
+		}, hostileCap, platform.Transient, platform.CodeMalformedResponse, false},
 		{"HTML error page from a proxy", func(*hostilePlatform) http.HandlerFunc {
 			return respond(502, "text/html", "<html><h1>502 Bad Gateway</h1></html>")
 		}, hostileCap, platform.Transient, "", false},

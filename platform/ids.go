@@ -3,36 +3,46 @@ package platform
 import (
 	"errors"
 	"strconv"
-	"strings"
 	"unicode"
 	"unicode/utf8"
 )
 
-// MaxOrchestrationIDLen is the longest orchestrationId, in characters, that the worker tracks.
-const MaxOrchestrationIDLen = 128
+// MaxIDLen is the longest id, in characters, that ValidID accepts.
+const MaxIDLen = 128
 
-// CheckOrchestrationID reports whether id is an orchestrationId the Transactions API can be asked
-// about: 1–128 characters of valid UTF-8, no control character, no white space and no `,` (the
-// separator of orchestrationIdsFilter). The error names the problem; it quotes at most the id's
-// first 64 bytes, escaped.
-func CheckOrchestrationID(id string) error {
-	switch n := utf8.RuneCountInString(id); {
-	case id == "":
-		return errors.New("orchestrationId is empty")
-	case !utf8.ValidString(id):
-		return errors.New("orchestrationId is not valid UTF-8")
-	case n > MaxOrchestrationIDLen:
-		return errors.New("orchestrationId has " + strconv.Itoa(n) + " characters, more than " +
-			strconv.Itoa(MaxOrchestrationIDLen))
+// ValidID reports whether s can be an id the worker stores and asks the Transactions API about (an
+// orchestrationId or a processId from a platform answer): nil when it is valid UTF-8 of 1 to
+// MaxIDLen characters, none of them a control character (C0, DEL, C1), a format character
+// (Unicode Cf: zero-width and bidi marks, BOM), white space (unicode.IsSpace: space, tab, line
+// breaks, NBSP, U+2028…), ',' (the Transactions API's filters are comma-separated lists) or U+FFFD
+// (what a JSON decoder makes of invalid UTF-8 or a lone surrogate: not the id the platform holds).
+// Otherwise the error says which rule failed and at which byte offset, never echoing s.
+func ValidID(s string) error {
+	switch {
+	case s == "":
+		return errors.New("empty id")
+	case !utf8.ValidString(s):
+		return errors.New("id is not valid UTF-8")
+	case utf8.RuneCountInString(s) > MaxIDLen:
+		return errors.New("id longer than " + strconv.Itoa(MaxIDLen) + " characters")
 	}
-	if i := strings.IndexFunc(id, unicode.IsControl); i >= 0 {
-		return errors.New("orchestrationId contains a control character at byte " + strconv.Itoa(i) + ": " + quoteID(id))
-	}
-	if i := strings.IndexFunc(id, unicode.IsSpace); i >= 0 {
-		return errors.New("orchestrationId contains white space at byte " + strconv.Itoa(i) + ": " + quoteID(id))
-	}
-	if i := strings.IndexByte(id, ','); i >= 0 {
-		return errors.New("orchestrationId contains ',' at byte " + strconv.Itoa(i) + ": " + quoteID(id))
+	for i, r := range s {
+		var what string
+		switch {
+		case r == ',':
+			what = "a comma"
+		case unicode.IsControl(r):
+			what = "a control character"
+		case unicode.IsSpace(r):
+			what = "white space"
+		case unicode.Is(unicode.Cf, r):
+			what = "a format character"
+		case r == utf8.RuneError:
+			what = "U+FFFD"
+		default:
+			continue
+		}
+		return errors.New("id holds " + what + " at byte " + strconv.Itoa(i))
 	}
 	return nil
 }

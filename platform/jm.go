@@ -1,13 +1,14 @@
 package platform
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -32,6 +33,7 @@ type JMConfig struct {
 	RequestTimeout time.Duration     // per request (and token fetch); default 10s
 	MaxBodyBytes   int64             // response body cap; default 1 MiB
 	MaxIdleConns   int               // idle connections kept for reuse; default DefaultMaxIdleConns (see CorastoneConfig)
+	MaxRetryAfter  time.Duration     // Error.RetryAfter cap; 0 = DefaultMaxRetryAfter (5m), negative refused (see CorastoneConfig)
 	Transport      http.RoundTripper // optional (tests); redirects are never followed off BaseURL's host
 }
 
@@ -58,7 +60,7 @@ func (c JMConfig) Validate() error {
 			errs = append(errs, errors.New("jm config: token url: "+err.Error()))
 		}
 	}
-	errs = append(errs, checkCommon("jm config", c.UserAgent, c.RPS, c.RequestTimeout, c.MaxBodyBytes, c.MaxIdleConns)...)
+	errs = append(errs, checkCommon("jm config", c.UserAgent, c.RPS, c.RequestTimeout, c.MaxBodyBytes, c.MaxIdleConns, c.MaxRetryAfter)...)
 	return errors.Join(errs...)
 }
 
@@ -95,10 +97,13 @@ func NewJM(cfg JMConfig, logger *zap.Logger, obs Observer) (*JM, error) {
 	rt := &instrumented{base: transport, platform: JourneyManager, userAgent: cfg.UserAgent, obs: obs}
 	jar := newSessionJar()
 	var auth authenticator = basicAuth{cfg.Username, cfg.Password}
+	scrub := newScrubber(cfg.Username, cfg.Password, nil, cfg.MaxRetryAfter)
 	if cfg.TokenURL != "" {
 		tokenURL, _ := url.Parse(cfg.TokenURL)
 		tc := &http.Client{Transport: rt, Timeout: cfg.RequestTimeout, CheckRedirect: redirectPolicy(tokenURL)}
-		auth = newTokenSource(JourneyManager, cfg.TokenURL, cfg.ClientID, cfg.ClientSecret, nil, tc, cfg.RequestTimeout, obs, logger)
+		ts := newTokenSource(JourneyManager, cfg.TokenURL, cfg.ClientID, cfg.ClientSecret, nil, tc, cfg.RequestTimeout, obs, logger)
+		scrub = newScrubber(cfg.ClientID, cfg.ClientSecret, ts.held, cfg.MaxRetryAfter)
+		ts.scrub, auth = scrub, ts
 	}
 	return &JM{base: base, core: core{
 		platform: JourneyManager,
@@ -108,6 +113,7 @@ func NewJM(cfg JMConfig, logger *zap.Logger, obs Observer) (*JM, error) {
 		maxBody:  cfg.MaxBodyBytes,
 		auth:     auth,
 		jar:      jar,
+		scrub:    scrub,
 		obs:      obs,
 		log:      logger,
 	}}, nil
@@ -119,8 +125,9 @@ type Txn struct {
 	FormStatus string // Abandoned, Assigned, Completed, Opened, Saved, Submitted, Expired (any casing)
 }
 
-// Cancel abandons the transaction of a cancel-txn Request (POST …/txn/cancel). A 200 gives
-// ("Abandoned", nil). A 400 txnAlreadyFinished is told apart by a Query: Abandoned (any casing) →
+// Cancel abandons the transaction of a cancel-txn Request (POST …/txn/cancel). A 200 is checked
+// before it is believed (see cancelled): ("Abandoned", nil) when it says or a Query confirms so,
+// else a Transient MALFORMED_RESPONSE *Error with the body's first bytes. A 400 txnAlreadyFinished is told apart by a Query: Abandoned (any casing) →
 // ("Abandoned", nil); another status → (that status, the txnAlreadyFinished *Error, Permanent); a
 // transaction the query cannot find → ("", the txnAlreadyFinished *Error). Any other failure is
 // returned as is (an *Error).
@@ -128,9 +135,9 @@ func (j *JM) Cancel(ctx context.Context, req *Request) (formStatus string, err e
 	if req == nil || req.Action.spec == nil || req.Action.Platform != JourneyManager {
 		return "", &Error{Platform: JourneyManager, Endpoint: actionName(req), Message: "not a Journey Manager request", Verdict: Permanent}
 	}
-	_, err = j.call(ctx, req.Action.Name, req.Action.Method, j.url(req.Action.Path), req.body)
+	ans, err := j.call(ctx, req.Action.Name, req.Action.Method, j.url(req.Action.Path), req.body)
 	if err == nil {
-		return "Abandoned", nil
+		return j.cancelled(ctx, req, ans)
 	}
 	var e *Error
 	if !errors.As(err, &e) || e.Code != "txnAlreadyFinished" {
@@ -195,42 +202,52 @@ func (j *JM) url(path string) *url.URL {
 	return &u
 }
 
-// sessionJar is a cookie jar that can be emptied (after a 401) while requests run.
-type sessionJar struct {
-	mu  sync.Mutex
-	jar *cookiejar.Jar
-}
-
-func newSessionJar() *sessionJar {
-	j, _ := cookiejar.New(nil) // never fails without options
-	return &sessionJar{jar: j}
-}
-
-func (s *sessionJar) current() *cookiejar.Jar {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.jar
-}
-
-func (s *sessionJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
-	s.current().SetCookies(u, cookies)
-}
-
-func (s *sessionJar) Cookies(u *url.URL) []*http.Cookie { return s.current().Cookies(u) }
-
-func (s *sessionJar) reset() {
-	j, _ := cookiejar.New(nil)
-	s.mu.Lock()
-	s.jar = j
-	s.mu.Unlock()
-}
-
-// xsrf returns the XSRF-TOKEN cookie's value for u, or "".
-func (s *sessionJar) xsrf(u *url.URL) string {
-	for _, c := range s.Cookies(u) {
-		if c.Name == "XSRF-TOKEN" {
-			return c.Value
-		}
+// cancelled judges a cancel's 2xx answer. Its body is not documented; the Open UX cancel answers
+// {"formStatus":"Abandoned"} and the simulator {"submitKey":…,"formStatus":"Abandoned"}. A JSON
+// object whose formStatus is Abandoned (any casing) and whose submitKey, when present, is the one
+// sent is believed: ("Abandoned", nil). One with another formStatus or submitKey is not:
+// MALFORMED_RESPONSE. Any other answer (empty, HTML such as a login page, other JSON) proves
+// nothing, so the transaction is looked up (Query): Abandoned → ("Abandoned", nil); another status
+// → (that status, MALFORMED_RESPONSE); a failed look-up → ("", MALFORMED_RESPONSE, the look-up's
+// failure in its Message). MALFORMED_RESPONSE is Transient.
+func (j *JM) cancelled(ctx context.Context, req *Request, ans *answer) (string, error) {
+	var out struct {
+		FormStatus *string `json:"formStatus"`
+		SubmitKey  *string `json:"submitKey"`
 	}
-	return ""
+	b := bytes.TrimSpace(ans.body)
+	if len(b) > 0 && b[0] == '{' && json.Unmarshal(b, &out) == nil && out.FormStatus != nil {
+		switch {
+		case out.SubmitKey != nil && *out.SubmitKey != req.submitKey:
+			return "", j.malformed(req.Action.Name, ans, errors.New("submitKey is not the one sent"))
+		case !strings.EqualFold(*out.FormStatus, "Abandoned"):
+			return "", j.malformed(req.Action.Name, ans, errors.New("formStatus is not Abandoned"))
+		}
+		return "Abandoned", nil
+	}
+	txn, err := j.Query(ctx, req.submitKey)
+	switch {
+	case err != nil:
+		return "", j.malformed(req.Action.Name, ans, errors.New("answer does not say Abandoned and the look-up failed ("+briefly(err)+")"))
+	case !strings.EqualFold(txn.FormStatus, "Abandoned"):
+		return txn.FormStatus, j.malformed(req.Action.Name, ans, errors.New("answer does not say Abandoned and the transaction is not"))
+	}
+	return "Abandoned", nil
+}
+
+// briefly names a failure by its status and code only ("http 200 MALFORMED_RESPONSE", "no
+// answer").
+func briefly(err error) string {
+	var e *Error
+	if !errors.As(err, &e) {
+		return "error"
+	}
+	out := "no answer"
+	if e.HTTPStatus != 0 {
+		out = "http " + strconv.Itoa(e.HTTPStatus)
+	}
+	if e.Code != "" {
+		out += " " + e.Code
+	}
+	return out
 }

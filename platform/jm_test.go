@@ -90,7 +90,7 @@ func (f *fakeJM) serve(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, 400, `{"error":"txnAlreadyFinished","message":"The transaction has already been finished (Completed or Abandoned)."}`)
 		default:
 			f.txns[in.Params.SubmitKey] = "Abandoned"
-			w.WriteHeader(200)
+			writeJSON(w, 200, `{"submitKey":"`+in.Params.SubmitKey+`","formStatus":"Abandoned"}`) // the simulator's answer
 		}
 	case jmQueryPath:
 		if f.queryFn != nil && f.queryFn(w) {

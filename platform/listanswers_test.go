@@ -16,17 +16,17 @@ import (
 	"time"
 )
 
-func TestCheckOrchestrationID(t *testing.T) {
+func TestValidIDNamesTheProblem(t *testing.T) {
 	tests := []struct {
 		id, problem string // problem "": valid
 	}{
 		{"2159457f-0167-4e93-a969-9cf0db05e0bf", ""},
 		{"client/ref?x#y%20", ""},
 		{strings.Repeat("é", 128), ""},
-		{"", "empty"},
-		{strings.Repeat("x", 129), "129 characters"},
-		{strings.Repeat("é", 129), "129 characters"},
-		{"a,b", "','"},
+		{"", "empty id"},
+		{strings.Repeat("x", 129), "longer than 128"},
+		{strings.Repeat("é", 129), "longer than 128"},
+		{"a,b", "a comma"},
 		{"a b", "white space"},
 		{"a\u00a0b", "white space"},
 		{"a\u2028b", "white space"},
@@ -37,7 +37,7 @@ func TestCheckOrchestrationID(t *testing.T) {
 		{"\xed\xa0\x80", "not valid UTF-8"}, // a lone surrogate
 	}
 	for _, tt := range tests {
-		err := CheckOrchestrationID(tt.id)
+		err := ValidID(tt.id)
 		switch {
 		case tt.problem == "" && err != nil:
 			t.Errorf("%q: %v, want valid", tt.id, err)

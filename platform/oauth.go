@@ -25,9 +25,12 @@ type tokenSource struct {
 	obs      Observer
 	log      *zap.Logger
 
+	scrub *scrubber // set by the client: its secrets, these tokens, its Retry-After cap
+
 	sem       chan struct{} // one fetch at a time
 	mu        sync.Mutex
 	tok       *oauth2.Token
+	recent    [2]string // the last two access tokens fetched (a refused one may still be echoed)
 	refreshAt time.Time // zero: no expiry given, keep until refused
 	now       func() time.Time
 }
@@ -64,6 +67,13 @@ func (t *tokenSource) invalidate(handle any) {
 	if tok != nil && t.tok == tok {
 		t.tok = nil
 	}
+}
+
+// held returns the access tokens the source holds or held last (for redaction).
+func (t *tokenSource) held() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return []string{t.recent[0], t.recent[1]}
 }
 
 func (t *tokenSource) cached() *oauth2.Token {
@@ -114,6 +124,7 @@ func (t *tokenSource) get(ctx context.Context) (*oauth2.Token, error) {
 	}
 	t.mu.Lock()
 	t.tok, t.refreshAt = tok, refreshAt
+	t.recent = [2]string{tok.AccessToken, t.recent[0]}
 	t.mu.Unlock()
 	t.log.Debug("token fetched", zap.Time("expiry", tok.Expiry))
 	return tok, nil
@@ -125,23 +136,25 @@ func (t *tokenSource) get(ctx context.Context) (*oauth2.Token, error) {
 func (t *tokenSource) tokenError(err error, status int) *Error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re.Response != nil {
-		e := DecodeError(t.platform, endpointToken, re.Response.StatusCode, re.Response.Header, re.Body, time.Now())
-		if tokenLike.MatchString(re.ErrorCode) && (e.Code == "" || e.Code == CodeMalformedResponse) {
-			e.Code = re.ErrorCode
+		e := decodeError(t.scrub, t.platform, endpointToken, re.Response.StatusCode, re.Response.Header, re.Body, time.Now())
+		if code := t.scrub.code(re.ErrorCode); tokenLike.MatchString(code) && (e.Code == "" || e.Code == CodeMalformedResponse) {
+			e.Code = code
 		}
 		if e.HTTPStatus >= 200 && e.HTTPStatus < 300 && re.ErrorCode != "" {
 			e.Verdict = Permanent // a 2xx carrying an OAuth2 error
 		}
 		if re.ErrorDescription != "" {
-			e.Message = cleanText(re.ErrorDescription, maxMessage)
+			e.Message = cleanText(t.scrub.text(re.ErrorDescription), maxMessage)
 		}
-		e.Err = err
+		// The oauth2 error's text quotes the whole answer: keep only its redacted text, never the
+		// answer itself.
+		e.Err = scrubbedError(t.scrub.text(err.Error()))
 		return e
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) || status == 0 {
-		return noAnswer(t.platform, endpointToken, "", err)
+		return noAnswer(t.platform, endpointToken, "", t.scrub.err(err))
 	}
 	return &Error{Platform: t.platform, Endpoint: endpointToken, HTTPStatus: status, Code: CodeMalformedResponse,
-		Message: "token answer unusable", Verdict: Transient, Err: err}
+		Message: "token answer unusable", Verdict: Transient, Err: t.scrub.err(err)}
 }

@@ -193,12 +193,12 @@ func (c *Corastone) FindProcess(ctx context.Context, processID string) (orchestr
 }
 
 // cleanIDs deduplicates ids and refuses ids that cannot travel in a comma-separated filter
-// (CheckOrchestrationID's rule, for process ids too).
+// (ValidID's rule, for process ids too).
 func (c *Corastone) cleanIDs(endpoint string, ids []string) ([]string, error) {
 	seen := make(map[string]bool, len(ids))
 	out := make([]string, 0, len(ids))
 	for _, id := range ids {
-		if err := CheckOrchestrationID(id); err != nil {
+		if err := ValidID(id); err != nil {
 			return nil, &Error{Platform: PlatformCorastone, Endpoint: endpoint, Verdict: Permanent,
 				Message: "invalid id " + quoteID(id) + ": " + err.Error()}
 		}

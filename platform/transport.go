@@ -101,6 +101,7 @@ type core struct {
 	maxBody  int64
 	auth     authenticator
 	jar      *sessionJar // Journey Manager only
+	scrub    *scrubber   // the client's secrets and Retry-After cap
 	obs      Observer
 	log      *zap.Logger
 }
@@ -139,7 +140,7 @@ func (c *core) call(ctx context.Context, endpoint, method string, u *url.URL, bo
 			}
 			return ans, nil
 		}
-		e := DecodeError(c.platform, endpoint, ans.status, ans.header, ans.body, time.Now())
+		e := decodeError(c.scrub, c.platform, endpoint, ans.status, ans.header, ans.body, time.Now())
 		c.observeCode(e.Code)
 		switch {
 		case e.Verdict == Auth && !authRetried:
@@ -207,7 +208,7 @@ func (c *core) once(ctx context.Context, endpoint, method string, u *url.URL, bo
 	data, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
 	if err != nil {
 		return nil, nil, "", &Error{Platform: c.platform, Endpoint: endpoint, HTTPStatus: resp.StatusCode,
-			Message: "answer cut off", Verdict: Transient, Body: excerpt(data, maxBodyExcerpt), Err: err}
+			Message: "answer cut off", Verdict: Transient, Body: excerpt([]byte(c.scrub.text(string(data))), maxBodyExcerpt), Err: c.scrub.err(err)}
 	}
 	ans := &answer{status: resp.StatusCode, header: resp.Header, body: data}
 	if int64(len(data)) > c.maxBody {
@@ -236,13 +237,14 @@ func noAnswer(platform, endpoint, what string, err error) *Error {
 }
 
 // malformed is the Transient MALFORMED_RESPONSE *Error of a 2xx answer that is not the documented
-// JSON.
+// JSON: its Message says why (err) and ends with the body's first bytes, which Body holds too.
 func (c *core) malformed(endpoint string, ans *answer, err error) *Error {
-	e := DecodeError(c.platform, endpoint, ans.status, ans.header, ans.body, time.Now())
-	if e.Code != CodeMalformedResponse { // DecodeError only says so for 2xx
+	e := decodeError(c.scrub, c.platform, endpoint, ans.status, ans.header, ans.body, time.Now())
+	if e.Code != CodeMalformedResponse { // decodeError only says so for 2xx
 		e.Code, e.Verdict = CodeMalformedResponse, Transient
 	}
-	e.Message, e.Err = "answer is not the documented JSON: "+cleanText(err.Error(), maxMessage), err
+	e.Err = c.scrub.err(err)
+	e.Message = malformedMessage(e.Err.Error(), e.Body)
 	c.observeCode(e.Code)
 	return e
 }

@@ -35,7 +35,7 @@ func TestIdleConnectionsFollowMaxIdleConns(t *testing.T) {
 			mu.Unlock()
 			arrived <- struct{}{}
 			<-wait
-			w.WriteHeader(200)
+			writeJSON(w, 200, `{"submitKey":"k","formStatus":"Abandoned"}`) // what the simulator answers
 		}))
 		srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 			if s == http.StateNew {

@@ -20,7 +20,7 @@ const (
 	CodeOrchestrationUnknown = "ORCHESTRATION_UNKNOWN"
 	// CodeInvalidOrchestrationID: the orchestrationId the platform returned
 	// for the action is not one the Transactions API can be asked about
-	// (platform.CheckOrchestrationID); the command is never polled.
+	// (platform.ValidID); the command is never polled.
 	CodeInvalidOrchestrationID = "INVALID_ORCHESTRATION_ID"
 	// CodeMalformedResponse: the platform's answers about the orchestration
 	// could not be read unreadableTries times in a row (the message holds

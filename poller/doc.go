@@ -34,7 +34,7 @@
 //     the element's first bytes.
 //
 // A tracking message whose orchestrationId the Transactions API cannot be
-// asked about (platform.CheckOrchestrationID: empty, over 128 characters,
+// asked about (platform.ValidID: empty, over 128 characters,
 // invalid UTF-8, a control character, white space or ",") never enters a
 // request: its command ends "failed" with code INVALID_ORCHESTRATION_ID.
 //

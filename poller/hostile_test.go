@@ -19,7 +19,7 @@ import (
 // carrying an id it cannot send is refused as a whole.
 func refuseInvalidIDs(c call) error {
 	for _, id := range c.ids {
-		if err := platform.CheckOrchestrationID(id); err != nil {
+		if err := platform.ValidID(id); err != nil {
 			return &platform.Error{Platform: platform.PlatformCorastone, Endpoint: "orchestrations",
 				Verdict: platform.Permanent, Message: "invalid id: " + err.Error()}
 		}
@@ -36,11 +36,11 @@ func TestInvalidOrchestrationIDDoesNotPoisonBatch(t *testing.T) {
 	tests := []struct {
 		name, id, problem string
 	}{
-		{"comma", "a,b", "','"},
+		{"comma", "a,b", "a comma"},
 		{"control character", "a\x01b", "control character"},
 		{"new line", "a\nb", "control character"},
 		{"white space", "a b", "white space"},
-		{"too long", strings.Repeat("x", 129), "129 characters"},
+		{"too long", strings.Repeat("x", 129), "longer than 128"},
 		{"empty", "", "empty"},
 	}
 	for _, tt := range tests {

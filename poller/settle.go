@@ -266,13 +266,13 @@ func (p *Poller) reschedule(items []*item, pause time.Duration, now time.Time) {
 }
 
 // refuseInvalid ends the items whose orchestrationId the Transactions API
-// cannot be asked about (platform.CheckOrchestrationID): failed with
+// cannot be asked about (platform.ValidID): failed with
 // CodeInvalidOrchestrationID, so that they never enter a request (one such
 // id would make the platform refuse the whole batch). It returns the others.
 func (p *Poller) refuseInvalid(ctx context.Context, items []*item) []*item {
 	rest := items[:0:0]
 	for _, it := range items {
-		err := platform.CheckOrchestrationID(it.track.OrchestrationID)
+		err := platform.ValidID(it.track.OrchestrationID)
 		if err == nil {
 			rest = append(rest, it)
 			continue

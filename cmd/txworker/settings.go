@@ -81,7 +81,7 @@ func resolve(v values) (serviceConfig, error) {
 		ClientID: v.str("client-id"), ClientSecret: v.secret("client-secret", &p),
 		Actions: corastoneActions, Paths: actionPaths(v.str("action-paths"), &p),
 		OmitProcessID: actionSet(v.str("omit-process-id"), &p),
-		UserAgent:     ua, RPS: rps, RequestTimeout: timeout,
+		UserAgent:     ua, RPS: rps, RequestTimeout: timeout, MaxRetryAfter: sc.MaxRetryAfter,
 	}
 	if sc.Corastone.ClientID == "" {
 		p.add("TXWORKER_CLIENT_ID is required")
@@ -94,6 +94,7 @@ func resolve(v values) (serviceConfig, error) {
 			BaseURL: jmURL, Username: v.str("jm-username"), Password: v.secret("jm-password", &p),
 			TokenURL: v.httpURL("jm-token-url", false, insecure, &p), ClientID: v.str("jm-client-id"),
 			ClientSecret: v.secret("jm-client-secret", &p), UserAgent: ua, RPS: rps, RequestTimeout: timeout,
+			MaxRetryAfter: sc.MaxRetryAfter,
 		}
 		basic := jm.Username != "" || jm.Password != ""
 		bearer := jm.TokenURL != "" || jm.ClientID != "" || jm.ClientSecret != ""
