@@ -144,3 +144,28 @@ func TestPlatformURLWithCredentialsQueryOrFragmentIsRefusedBeforeConnecting(t *t
 		})
 	}
 }
+
+// TXWORKER_MAX_RETRY_AFTER caps the Retry-After of both clients and the
+// poller's longest pause (SPEC §5, §6).
+func TestMaxRetryAfterReachesEveryCaller(t *testing.T) {
+	fs := newFlagSet("t", &bytes.Buffer{})
+	v := register(fs, envOf(map[string]string{
+		"TXWORKER_PLATFORM_URL": "https://platform.example", "TXWORKER_CLIENT_ID": "id", "TXWORKER_CLIENT_SECRET": "s",
+		"TXWORKER_JM_URL": "https://jm.example", "TXWORKER_JM_USERNAME": "u", "TXWORKER_JM_PASSWORD": "p",
+		"TXWORKER_MAX_RETRY_AFTER": "42s", "TXWORKER_MAX_POISON_DELIVERIES": "7",
+	}))
+	sc, err := resolve(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.Corastone.MaxRetryAfter != 42*time.Second || sc.JM.MaxRetryAfter != 42*time.Second || sc.Poller.MaxPause != 42*time.Second {
+		t.Errorf("max retry-after: corastone %s, jm %s, poller %s; want 42s each", sc.Corastone.MaxRetryAfter, sc.JM.MaxRetryAfter, sc.Poller.MaxPause)
+	}
+	if sc.Worker.MaxPoisonDeliveries != 7 {
+		t.Errorf("max poison deliveries %d, want 7", sc.Worker.MaxPoisonDeliveries)
+	}
+	v = register(newFlagSet("t", &bytes.Buffer{}), envOf(map[string]string{"TXWORKER_MAX_RETRY_AFTER": "soon"}))
+	if _, err := resolve(v); err == nil || !strings.Contains(err.Error(), "TXWORKER_MAX_RETRY_AFTER") {
+		t.Errorf("a bad TXWORKER_MAX_RETRY_AFTER: %v", err)
+	}
+}
