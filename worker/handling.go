@@ -105,19 +105,11 @@ func (h *handling) processIDInUse(ctx context.Context, owner string) {
 		Resource:    p.request.Resource,
 		State:       queue.StateReceived,
 		StreamSeq:   h.meta.Sequence.Stream,
-		ReceivedAt:  h.meta.Timestamp.UTC(),
+		ReceivedAt:  storable(h.meta.Timestamp),
 		Trace:       queue.TraceFrom(h.msg.Headers()),
 	}
-	stored, created, err := w.claims.Create(ctx, cl)
-	if err != nil {
-		h.retryLater(ctx, "claim", err)
-		return
-	}
-	if !created && h.duplicate(ctx, stored) {
-		return
-	}
-	if stored.State != queue.StateReceived {
-		h.advance(ctx, stored) // a recorded outcome wins
+	stored, ok := h.claimForRejection(ctx, cl)
+	if !ok {
 		return
 	}
 	problem := fmt.Sprintf("processId %s is already used by command %q; nothing was sent", p.processID, clip(owner, 128))
@@ -290,16 +282,8 @@ func (h *handling) reject(ctx context.Context, in input) {
 	if p.request != nil {
 		cl.Resource = p.request.Resource
 	}
-	stored, created, err := w.claims.Create(ctx, cl)
-	if err != nil {
-		h.retryLater(ctx, "claim", err)
-		return
-	}
-	if !created && h.duplicate(ctx, stored) {
-		return
-	}
-	if stored.State != queue.StateReceived {
-		h.advance(ctx, stored) // a recorded outcome wins
+	stored, ok := h.claimForRejection(ctx, cl)
+	if !ok {
 		return
 	}
 	raw := h.msg.Data()
@@ -436,4 +420,24 @@ func rawBase64(raw []byte) string {
 		return ""
 	}
 	return base64.StdEncoding.EncodeToString(raw)
+}
+
+// claimForRejection creates the claim of a command about to be rejected and
+// returns the stored claim still in state received. ok is false when this
+// handling is over: a bus fault (re-scheduled), a duplicate, or an outcome
+// recorded before (moved on from there).
+func (h *handling) claimForRejection(ctx context.Context, cl *queue.Claim) (stored *queue.Claim, ok bool) {
+	stored, created, err := h.w.claims.Create(ctx, cl)
+	if err != nil {
+		h.retryLater(ctx, "claim", err)
+		return nil, false
+	}
+	if !created && h.duplicate(ctx, stored) {
+		return nil, false
+	}
+	if stored.State != queue.StateReceived {
+		h.advance(ctx, stored) // a recorded outcome wins
+		return nil, false
+	}
+	return stored, true
 }
