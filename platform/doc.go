@@ -9,7 +9,9 @@
 //   - the clients ([Corastone], [JM]): bounded (per-request timeout, response size cap, rate cap),
 //     instrumented (every request and every error code goes to an [Observer]) and safe (a
 //     User-Agent on every request, values escaped into URLs, redirects never followed to another
-//     host, no panic on any answer);
+//     host, no panic on any answer); answers are decoded with github.com/go-json-experiment/json
+//     (json v2) under its rules: exact member names, a repeated name or invalid UTF-8 makes an
+//     answer (or one element of a list page) unreadable, members not used are ignored;
 //   - the error model ([Error], [Verdict], [DecodeError]): every failure is an *Error whose Verdict
 //     tells the caller whether to retry, whose Retry-After is capped (MaxRetryAfter) and whose
 //     platform text has the client's secrets, tokens and Basic credentials replaced by [Redacted].

@@ -2,7 +2,6 @@ package platform
 
 import (
 	"bytes"
-	"encoding/json"
 	"net/http"
 	"regexp"
 	"sort"
@@ -11,6 +10,9 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Verdict says what a caller should do about an *Error.
@@ -127,12 +129,7 @@ func decodeError(s *scrubber, platform, endpoint string, status int, h http.Head
 		e.Code, e.Verdict, e.Message = CodeMalformedResponse, Transient, malformedMessage("", e.Body)
 		return e
 	}
-	var doc any
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if dec.Decode(&doc) != nil {
-		doc = nil
-	}
+	doc := searchable(body)
 	var msg string
 	if platform == JourneyManager {
 		e.Code, msg = jmCode(doc, body, status)
@@ -152,6 +149,18 @@ func decodeError(s *scrubber, platform, endpoint string, status int, h http.Head
 	}
 	e.Verdict = verdictFor(platform, endpoint, status, e.Code)
 	return e
+}
+
+// searchable is the first JSON value of body as any (objects map[string]any, arrays []any), for
+// the code search, or nil when body does not open with one. It is lenient: names may repeat (the
+// last one counts), strings may hold invalid UTF-8 (replaced), anything may follow the value. Its
+// size is bounded by the client's MaxBodyBytes and its nesting by jsontext's limit (10,000 levels).
+func searchable(body []byte) any {
+	var doc any
+	if json.UnmarshalDecode(jsontext.NewDecoder(bytes.NewReader(body), lenient), &doc, lenient) != nil {
+		return nil
+	}
+	return doc
 }
 
 // verdictFor applies SPEC §5. A 401 is Auth (new credentials, one retry) when Corastone says

@@ -3,7 +3,6 @@ package platform
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -12,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/go-json-experiment/json"
 	"go.uber.org/zap"
 )
 
@@ -163,8 +163,11 @@ func (j *JM) Query(ctx context.Context, submitKey string) (Txn, error) {
 	if submitKey == "" || hasControl(submitKey) || utf8.RuneCountInString(submitKey) > maxIdentLen || !utf8.ValidString(submitKey) {
 		return Txn{}, &Error{Platform: JourneyManager, Endpoint: endpointJMQuery, Message: "invalid submitKey", Verdict: Permanent}
 	}
-	body := []byte(`{"fetchLimit":1,"fetchOffset":0,"filters":[{"criteria":["submitKey = {0}"],"params":[` +
-		string(appendString(nil, submitKey)) + `],"operator":"AND"}]}`)
+	body, err := json.Marshal(jmQuery{FetchLimit: 1, Filters: []jmFilter{{Criteria: []string{"submitKey = {0}"},
+		Params: []string{submitKey}, Operator: "AND"}}})
+	if err != nil { // submitKey is valid UTF-8: never
+		return Txn{}, &Error{Platform: JourneyManager, Endpoint: endpointJMQuery, Message: "invalid submitKey", Verdict: Permanent, Err: err}
+	}
 	ans, err := j.call(ctx, endpointJMQuery, http.MethodPost, j.url(jmQueryPath), body)
 	if err != nil {
 		return Txn{}, err
@@ -193,6 +196,19 @@ func (j *JM) Query(ctx context.Context, submitKey string) (Txn, error) {
 	j.observeCode("txnNotFound")
 	return Txn{}, &Error{Platform: JourneyManager, Endpoint: endpointJMQuery, HTTPStatus: ans.status, Code: "txnNotFound",
 		Message: "no transaction with that submitKey", Verdict: Permanent}
+}
+
+// jmQuery is the body of a Txn API query.
+type jmQuery struct {
+	FetchLimit  int        `json:"fetchLimit"`
+	FetchOffset int        `json:"fetchOffset"`
+	Filters     []jmFilter `json:"filters"`
+}
+
+type jmFilter struct {
+	Criteria []string `json:"criteria"`
+	Params   []string `json:"params"`
+	Operator string   `json:"operator"`
 }
 
 func (j *JM) url(path string) *url.URL {

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Redacted replaces every secret, token or credential removed from platform text.
@@ -135,9 +138,13 @@ func decodedBasic(b64 string) []string {
 	return nil
 }
 
-// jsonEscaped is s as it appears inside a JSON string written by encoding/json.
+// jsonEscaped is s as it appears inside a JSON string written by encoding/json (<, >, &, U+2028
+// and U+2029 escaped as \uXXXX), the most escaped form a server echoing it is likely to write.
 func jsonEscaped(s string) string {
-	b := appendString(nil, s)
+	b, err := json.Marshal(s, jsontext.EscapeForHTML(true), jsontext.EscapeForJS(true))
+	if err != nil { // invalid UTF-8: the callers pass valid strings only
+		return s
+	}
 	return string(b[1 : len(b)-1])
 }
 

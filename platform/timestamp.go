@@ -2,13 +2,14 @@ package platform
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Timestamp is a point in time as the Transactions API sends it: an RFC 3339 string
@@ -16,6 +17,15 @@ import (
 // JSON number or numeric string (1185106460000), or null/absent (the zero Timestamp). Parsed times
 // are in UTC.
 type Timestamp struct{ time.Time }
+
+// UnmarshalJSONFrom reads one value from dec (json v2) and accepts every form ParseTimestamp does.
+func (t *Timestamp) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	raw, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	return t.UnmarshalJSON(raw)
+}
 
 // UnmarshalJSON accepts every form ParseTimestamp does.
 func (t *Timestamp) UnmarshalJSON(raw []byte) error {
@@ -56,9 +66,11 @@ func ParseTimestamp(raw []byte) (time.Time, error) {
 	if raw[0] == '"' {
 		s, plain := plainLiteral(raw)
 		if !plain {
-			if err := json.Unmarshal(raw, &s); err != nil {
+			b, err := jsontext.AppendUnquote(nil, raw)
+			if err != nil {
 				return time.Time{}, fmt.Errorf("timestamp %.40q: %w", raw, err)
 			}
+			s = string(b)
 		}
 		t, err = parseTimeString(strings.TrimSpace(s))
 	} else {
@@ -112,7 +124,7 @@ func parseEpochMillis(s string) (time.Time, error) {
 		}
 		return time.UnixMilli(n).UTC(), nil
 	}
-	if s == "" || s[0] != '-' && (s[0] < '0' || s[0] > '9') || !json.Valid([]byte(s)) {
+	if s == "" || s[0] != '-' && (s[0] < '0' || s[0] > '9') || !jsontext.Value(s).IsValid() {
 		return time.Time{}, errTimestamp
 	}
 	f, err := strconv.ParseFloat(s, 64)
@@ -133,7 +145,7 @@ func inRange(t time.Time) (time.Time, error) {
 
 // plainLiteral is the value of a JSON string literal of printable ASCII
 // without escapes, the form every time string takes in practice; plain is
-// false for any other bytes, which encoding/json then decodes.
+// false for any other bytes, which jsontext then unquotes.
 func plainLiteral(raw []byte) (s string, plain bool) {
 	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
 		return "", false

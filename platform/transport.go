@@ -3,7 +3,6 @@ package platform
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/go-json-experiment/json"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 )
@@ -260,7 +260,8 @@ func (c *core) jsonBody(endpoint string, ans *answer, open byte) ([]byte, error)
 	return b, nil
 }
 
-// decode unmarshals a 2xx answer that must be a JSON object (open '{') or array ('[').
+// decode unmarshals (json v2, see answers.go) a 2xx answer that must be a JSON object (open '{')
+// or array ('[').
 func (c *core) decode(endpoint string, ans *answer, open byte, v any) error {
 	b, err := c.jsonBody(endpoint, ans, open)
 	if err != nil {
