@@ -151,10 +151,10 @@ const (
 )
 
 const (
-	maxIdentLen  = 256
-	maxProblems  = 32
-	maxKeyInPath = 64
-	maxParamsDepth     = 32
+	maxIdentLen    = 256
+	maxProblems    = 32
+	maxKeyInPath   = 64
+	maxParamsDepth = 32
 )
 
 // problem is one sentence "path: what is wrong" and where in the params it arose.
