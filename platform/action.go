@@ -40,7 +40,7 @@ func paramsOf[T any, PT interface {
 	return &actionSpec{parse: func(raw jsontext.Value, p *problems) func(jsontext.Value, *Request) {
 		v := PT(new(T))
 		if err := json.Unmarshal(raw, v); err != nil {
-			p.list = append(p.list, problem{text: jsonProblem(err)})
+			p.list = append(p.list, problem{text: jsonProblem(err, raw)})
 			return nil
 		}
 		v.validate(p, "params", int64(len(raw)))
@@ -112,7 +112,7 @@ func (a Action) Parse(params []byte) (*Request, []string) {
 	}
 	if k := raw.Kind(); k != '{' {
 		if err := json.Unmarshal(raw, new(jsontext.Value)); err != nil {
-			return nil, []string{jsonProblem(err)}
+			return nil, []string{jsonProblem(err, raw)}
 		}
 		return nil, []string{"params: must be an object, not " + kindName(k)}
 	}
@@ -126,9 +126,9 @@ func (a Action) Parse(params []byte) (*Request, []string) {
 	return r, nil
 }
 
-// jsonProblem names what json v2 refused in params: the place (a path like params.a.b) and
-// what is wrong there.
-func jsonProblem(err error) string {
+// jsonProblem names what json v2 refused in params raw: the place (a path like params.a.b, and
+// whether a member's name or its value) and what is wrong there.
+func jsonProblem(err error, raw []byte) string {
 	var se *jsontext.SyntacticError
 	if !errors.As(err, &se) {
 		return "params: not valid JSON: " + clipText(err.Error(), 120)
@@ -138,15 +138,30 @@ func jsonProblem(err error) string {
 		path = joinPath(path, tok)
 	}
 	msg := se.Err.Error()
+	if atName(raw, se.ByteOffset) {
+		path += ": field name"
+	} else {
+		path += ":"
+	}
 	switch {
 	case errors.Is(err, jsontext.ErrDuplicateName):
-		return path + ": duplicate field"
+		return strings.TrimSuffix(path, " field name") + " duplicate field"
 	case strings.Contains(msg, "invalid UTF-8"):
-		return path + ": is not valid UTF-8"
+		return path + " is not valid UTF-8"
 	case strings.Contains(msg, "surrogate"):
-		return path + ": holds an unpaired surrogate escape"
+		return path + " holds an unpaired surrogate escape"
 	}
 	return "params: not valid JSON: " + clipText(msg, 120) + " at byte " + strconv.FormatInt(se.ByteOffset, 10)
+}
+
+// atName reports whether the string at offset off of raw is a member's name: the JSON before
+// it ends in '{' or ','.
+func atName(raw []byte, off int64) bool {
+	if off < 0 || off > int64(len(raw)) {
+		return false
+	}
+	before := bytes.TrimRight(raw[:off], " \t\r\n")
+	return len(before) > 0 && (before[len(before)-1] == '{' || before[len(before)-1] == ',')
 }
 
 // clipText shortens s to at most n bytes, never splitting a rune.
