@@ -154,14 +154,27 @@ func jsonProblem(err error, raw []byte) string {
 	return "params: not valid JSON: " + clipText(msg, 120) + " at byte " + strconv.FormatInt(se.ByteOffset, 10)
 }
 
-// atName reports whether the string at offset off of raw is a member's name: the JSON before
-// it ends in '{' or ','.
+// atName reports whether offset off of raw lies in a member's name: the string around it
+// follows '{' or ','.
 func atName(raw []byte, off int64) bool {
 	if off < 0 || off > int64(len(raw)) {
 		return false
 	}
-	before := bytes.TrimRight(raw[:off], " \t\r\n")
-	return len(before) > 0 && (before[len(before)-1] == '{' || before[len(before)-1] == ',')
+	i := int(off) - 1
+	for ; i >= 0; i-- { // the string's opening quote: a quote not escaped
+		if raw[i] != '"' {
+			continue
+		}
+		n := 0
+		for j := i - 1; j >= 0 && raw[j] == '\\'; j-- {
+			n++
+		}
+		if n%2 == 0 {
+			break
+		}
+	}
+	before := bytes.TrimRight(raw[:max(i, 0)], " \t\r\n")
+	return i >= 0 && len(before) > 0 && (before[len(before)-1] == '{' || before[len(before)-1] == ',')
 }
 
 // clipText shortens s to at most n bytes, never splitting a rune.

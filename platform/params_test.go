@@ -128,6 +128,8 @@ func TestParseProblems(t *testing.T) {
 		{"cancel-offering", `{"securityId":` + strings.Repeat(`[`, 40) + strings.Repeat(`]`, 40) + `}`,
 			[]string{"params.securityId: must be a string, not array"}},
 		{"cancel-offering", `{"securityId":"S","securityId":"a\ud800"}`, []string{"params.securityId: duplicate field"}},
+		{"cancel-offering", "{\"securityId\":\"S\",\"\xffx\":1}", []string{"params: field name is not valid UTF-8"}},
+		{"cancel-offering", `{"securityCorrelationData":{"correlationId":"C","\udc00":1}}`, []string{"params.securityCorrelationData: field name holds an unpaired surrogate escape"}},
 		{"revert-to-active", `{"securityId":"S"}`, []string{"params.signer: required"}},
 		{"revert-to-active", `{"securityId":"S","signer":{"email":"","name":null,"phone":"1"}}`, []string{
 			"params.signer.email: must not be empty",
