@@ -2,11 +2,15 @@ package platform
 
 import (
 	"bytes"
-	"encoding/json"
+	"errors"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Action is one row of the action table: a command subject token and how it reaches its platform.
@@ -22,9 +26,26 @@ type Action struct {
 	spec *actionSpec
 }
 
+// actionSpec decodes and validates the params of one action.
 type actionSpec struct {
-	params *schema
-	build  func(n *node, r *Request) // called on valid params only
+	parse func(raw jsontext.Value, p *problems) func(raw jsontext.Value, r *Request)
+}
+
+// paramsOf is the spec of params type T: decode into a T, validate it and, when valid, build
+// the Request with build.
+func paramsOf[T any, PT interface {
+	*T
+	validate(p *problems, path string, end int64)
+}](build func(v PT) func(raw jsontext.Value, r *Request)) *actionSpec {
+	return &actionSpec{parse: func(raw jsontext.Value, p *problems) func(jsontext.Value, *Request) {
+		v := PT(new(T))
+		if err := json.Unmarshal(raw, v); err != nil {
+			p.list = append(p.list, problem{text: jsonProblem(err, raw)})
+			return nil
+		}
+		v.validate(p, "params", int64(len(raw)))
+		return build(v)
+	}}
 }
 
 // Request is a validated command, ready to be sent by Corastone.Execute or JM.Cancel.
@@ -42,15 +63,17 @@ type Request struct {
 var actionTable = sync.OnceValue(func() []Action {
 	return []Action{
 		{Name: "cancel-offering", Platform: PlatformCorastone, Method: "PUT", Path: "/external/v1/security-admin/cancel",
-			Scope: "cancelOffering", Tracked: true, spec: &actionSpec{cancelOfferingSchema(), buildAsIs}},
+			Scope: "cancelOffering", Tracked: true, spec: paramsOf(func(v *cancelOffering) func(jsontext.Value, *Request) { return buildAsIs(&v.security) })},
 		{Name: "revert-to-active", Platform: PlatformCorastone, Method: "PUT", Path: "/external/v1/security-admin/revert-completed-to-active",
-			Scope: "revertCompletedToActive", Tracked: true, spec: &actionSpec{revertSchema(), buildAsIs}},
+			Scope: "revertCompletedToActive", Tracked: true, spec: paramsOf(func(v *revertToActive) func(jsontext.Value, *Request) { return buildAsIs(&v.security) })},
 		{Name: "remove-service-provider", Platform: PlatformCorastone, Method: "PUT", Path: "/external/v1/service-providers/remove",
-			Scope: "manageServiceProviders", Tracked: true, spec: &actionSpec{removeServiceProviderSchema(), buildAsIs}},
+			Scope: "manageServiceProviders", Tracked: true, spec: paramsOf(func(v *removeServiceProvider) func(jsontext.Value, *Request) {
+				return buildAsIs(&v.TransactionData.v.security)
+			})},
 		{Name: "reject-asset", Platform: PlatformCorastone, Method: "PUT", Path: "/external/v1/primary/asset/{assetId}/reject",
-			Scope: "rejectSubscription", Tracked: true, spec: &actionSpec{rejectAssetSchema(), buildRejectAsset}},
+			Scope: "rejectSubscription", Tracked: true, spec: paramsOf(func(v *rejectAsset) func(jsontext.Value, *Request) { return v.build })},
 		{Name: "cancel-txn", Platform: JourneyManager, Method: "POST", Path: "/workspaces/secure/api/v1/txn/cancel",
-			spec: &actionSpec{cancelTxnSchema(), buildCancelTxn}},
+			spec: paramsOf(func(v *cancelTxn) func(jsontext.Value, *Request) { return v.build })},
 	}
 })
 
@@ -70,35 +93,99 @@ func LookupAction(name string) (Action, bool) {
 	return Action{}, false
 }
 
-// Parse decodes params strictly and checks the documented rules (SPEC §3). It returns every
-// problem found — each unknown field at any depth, each wrong JSON type, each missing required
-// field, strings that are not valid UTF-8 or hold control characters, exactly-one-of violations —
-// as short sentences like "params.securityId: exactly one of securityId and securityCorrelationData
-// is required" (at most 32, then a count). Empty or null params count as {}. With no problems it
-// returns the Request and nil; otherwise nil and the problems.
-func (a Action) Parse(params json.RawMessage) (*Request, []string) {
+// Parse decodes params strictly with json v2 into the action's typed params and validates them
+// (SPEC §3). It returns every problem found — each unknown field at any depth, each wrong JSON
+// type, each missing required field, strings that hold control characters or break a length
+// rule, exactly-one-of violations — in document order, as short sentences like
+// "params.securityId: exactly one of securityId and securityCorrelationData is required" (at
+// most 32, then a count). Params that json v2 refuses outright (not JSON, a duplicate name,
+// invalid UTF-8 or an unpaired surrogate escape) have that one problem, with its place. Empty or
+// null params count as {}. With no problems it returns the Request and nil; otherwise nil and
+// the problems.
+func (a Action) Parse(params []byte) (*Request, []string) {
 	if a.spec == nil {
 		return nil, []string{"action: unknown action " + strconv.Quote(a.Name)}
 	}
-	raw := bytes.TrimSpace(params)
-	n := &node{kind: kindObject}
-	if len(raw) > 0 && string(raw) != "null" {
-		var err error
-		if n, err = readTree(raw); err != nil {
-			return nil, []string{"params: not valid JSON: " + err.Error()}
-		}
+	raw := jsontext.Value(bytes.TrimSpace(params))
+	if len(raw) == 0 || string(raw) == "null" {
+		raw = jsontext.Value("{}")
 	}
-	if n.kind != kindObject {
-		return nil, []string{"params: must be an object, not " + n.kind.String()}
+	if k := raw.Kind(); k != '{' {
+		if err := json.Unmarshal(raw, new(jsontext.Value)); err != nil {
+			return nil, []string{jsonProblem(err, raw)}
+		}
+		return nil, []string{"params: must be an object, not " + kindName(k)}
 	}
 	var p problems
-	check(&p, "params", n, a.spec.params)
-	if !p.empty() {
+	build := a.spec.parse(raw, &p)
+	if len(p.list) > 0 {
 		return nil, p.result()
 	}
 	r := &Request{Action: a}
-	a.spec.build(n, r)
+	build(raw, r)
 	return r, nil
+}
+
+// jsonProblem names what json v2 refused in params raw: the place (a path like params.a.b, and
+// whether a member's name or its value) and what is wrong there.
+func jsonProblem(err error, raw []byte) string {
+	var se *jsontext.SyntacticError
+	if !errors.As(err, &se) {
+		return "params: not valid JSON: " + clipText(err.Error(), 120)
+	}
+	path := "params"
+	for tok := range se.JSONPointer.Tokens() {
+		path = joinPath(path, tok)
+	}
+	msg := se.Err.Error()
+	if atName(raw, se.ByteOffset) {
+		path += ": field name"
+	} else {
+		path += ":"
+	}
+	switch {
+	case errors.Is(err, jsontext.ErrDuplicateName):
+		return strings.TrimSuffix(path, " field name") + " duplicate field"
+	case strings.Contains(msg, "invalid UTF-8"):
+		return path + " is not valid UTF-8"
+	case strings.Contains(msg, "surrogate"):
+		return path + " holds an unpaired surrogate escape"
+	}
+	return "params: not valid JSON: " + clipText(msg, 120) + " at byte " + strconv.FormatInt(se.ByteOffset, 10)
+}
+
+// atName reports whether offset off of raw lies in a member's name: the string around it
+// follows '{' or ','.
+func atName(raw []byte, off int64) bool {
+	if off < 0 || off > int64(len(raw)) {
+		return false
+	}
+	i := int(off) - 1
+	for ; i >= 0; i-- { // the string's opening quote: a quote not escaped
+		if raw[i] != '"' {
+			continue
+		}
+		n := 0
+		for j := i - 1; j >= 0 && raw[j] == '\\'; j-- {
+			n++
+		}
+		if n%2 == 0 {
+			break
+		}
+	}
+	before := bytes.TrimRight(raw[:max(i, 0)], " \t\r\n")
+	return i >= 0 && len(before) > 0 && (before[len(before)-1] == '{' || before[len(before)-1] == ',')
+}
+
+// clipText shortens s to at most n bytes, never splitting a rune.
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // validPathTemplate reports whether p can be an action path: absolute, plain characters only, and
@@ -139,7 +226,7 @@ func (r *Request) bodyWith(processID string) []byte {
 	if processID == "" {
 		return r.body
 	}
-	b := append([]byte(`{"processId":`), appendString(nil, processID)...)
+	b, _ := jsontext.AppendQuote([]byte(`{"processId":`), processID)
 	if len(r.body) > 2 {
 		b = append(b, ',')
 	}

@@ -120,9 +120,16 @@ func TestParseProblems(t *testing.T) {
 		{"cancel-offering", `{"securityId":"S","we ird":1}`, []string{`params["we ird"]: unknown field`}},
 		{"cancel-offering", `[]`, []string{"params: must be an object, not array"}},
 		{"cancel-offering", `"x"`, []string{"params: must be an object, not string"}},
-		{"cancel-offering", `{"securityId":}`, []string{"params: not valid JSON: invalid character '}' looking for beginning of value"}},
-		{"cancel-offering", `{"securityId":"S"} {}`, []string{"params: not valid JSON: trailing data after the JSON value"}},
-		{"cancel-offering", strings.Repeat(`[`, 40) + strings.Repeat(`]`, 40), []string{"params: not valid JSON: nested deeper than 32 levels"}},
+		{"cancel-offering", `{"securityId":}`, []string{"params: not valid JSON: invalid character '}' at start of value at byte 14"}},
+		{"cancel-offering", `{"securityId":"S"} {}`, []string{"params: not valid JSON: invalid character '{' after top-level value at byte 19"}},
+		{"cancel-offering", strings.Repeat(`[`, 40) + strings.Repeat(`]`, 40), []string{"params: must be an object, not array"}},
+		{"cancel-offering", `{"securityId":"S","x":` + strings.Repeat(`[`, 40) + strings.Repeat(`]`, 40) + `}`,
+			[]string{"params.x: unknown field, nested deeper than 32 levels"}},
+		{"cancel-offering", `{"securityId":` + strings.Repeat(`[`, 40) + strings.Repeat(`]`, 40) + `}`,
+			[]string{"params.securityId: must be a string, not array"}},
+		{"cancel-offering", `{"securityId":"S","securityId":"a\ud800"}`, []string{"params.securityId: duplicate field"}},
+		{"cancel-offering", "{\"securityId\":\"S\",\"\xffx\":1}", []string{"params: field name is not valid UTF-8"}},
+		{"cancel-offering", `{"securityCorrelationData":{"correlationId":"C","\udc00":1}}`, []string{"params.securityCorrelationData: field name holds an unpaired surrogate escape"}},
 		{"revert-to-active", `{"securityId":"S"}`, []string{"params.signer: required"}},
 		{"revert-to-active", `{"securityId":"S","signer":{"email":"","name":null,"phone":"1"}}`, []string{
 			"params.signer.email: must not be empty",
@@ -147,10 +154,18 @@ func TestParseProblems(t *testing.T) {
 		{"reject-asset", `{"assetId":"A","transactionData":{"securityId":"S"},"rejectReason":{"extraData":{}},"extraData":{"a":1}}`, []string{
 			"params.extraData: given both here and in rejectReason.extraData; give it once"}},
 		{"reject-asset", `{"assetId":"A","transactionData":{"securityId":"S"},"extraData":[1]}`, []string{"params.extraData: must be an object, not array"}},
+		// json v2 refuses a duplicate name or an unpaired surrogate outright: that one problem is named.
 		{"reject-asset", `{"assetId":"A","transactionData":{"securityId":"S"},"extraData":{"k":"\u0007","k":1,"ok":{"n":"\ud800"}}}`, []string{
-			"params.extraData.k: holds control characters",
-			"params.extraData.k: duplicate field",
+			"params.extraData.k: duplicate field"}},
+		{"reject-asset", `{"assetId":"A","transactionData":{"securityId":"S"},"extraData":{"k":"\u0007","ok":{"n":"\ud800"}}}`, []string{
 			"params.extraData.ok.n: holds an unpaired surrogate escape"}},
+		{"reject-asset", `{"assetId":"A","transactionData":{"securityId":"S"},"extraData":{"k":"\u0007","ok":{"n\u0001":[{"m":"\n"}]},"j":"x"}}`, []string{
+			"params.extraData.k: holds control characters",
+			`params.extraData.ok["n\x01"]: field name holds control characters`}},
+		{"reject-asset", `{"assetId":"A","transactionData":{"securityId":"S"},"extraData":{"a":[{"m":"\n"}]}}`, []string{
+			"params.extraData.a[0].m: holds control characters"}},
+		{"reject-asset", `{"assetId":"A","transactionData":{"securityId":"S"},"extraData":{"a":` + strings.Repeat(`[`, 40) + strings.Repeat(`]`, 40) + `}}`, []string{
+			"params.extraData.a" + strings.Repeat("[0]", 30) + ": nested deeper than 32 levels"}},
 		{"reject-asset", `{"assetId":"A","transactionData":{"securityId":"S"},"rejectReason":{"reason":[{"message":1,"category":"EC006","documentWithIssues":[{"document":{"fileId":"F","url":"x"},"pages":[{"pageNumber":0},{"pageNumber":1.5},{"pageNumber":"2"},{"page":3}]}]},"oops"],"why":"x"}}`, []string{
 			"params.rejectReason.reason[0].message: must be a string, not number",
 			"params.rejectReason.reason[0].documentWithIssues[0].document.url: unknown field",

@@ -1,33 +1,146 @@
 package platform
 
 import (
+	"bytes"
+	"cmp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
-// schema describes the documented shape of a params value; check compares a node with it and names
-// every problem (unknown fields at any depth, wrong JSON types, missing required fields, bad
-// strings) instead of stopping at the first.
-type schema struct {
-	kind   nodeKind
-	fields []fieldSpec // object: the documented fields
-	free   bool        // object: free-form content (extraData)
-	elem   *schema     // array: element shape
-	str    stringRule  // string: length rule
-	posInt bool        // number: a positive integer
-	rules  []rule      // object: cross-field rules (on presence of fields, so they always run)
+// The params of an action decode with json v2 into typed structs (params.go) whose members are
+// field values: a field accepts whatever JSON value stands at its name and records where it
+// stood and, when the value is not of the documented kind, which kind it was, so that decoding
+// never stops at a wrong type. Unknown members land in each struct's unknown fallback. Validate
+// then names every problem (unknown fields at any depth, wrong JSON types, missing required
+// fields, bad strings, cross-field rules) in document order. What json v2 refuses outright —
+// bytes that are not JSON, duplicate names, invalid UTF-8 and unpaired surrogate escapes — is
+// the one problem reported for such params.
+
+// param is one documented member of an object.
+type param[T any] struct {
+	v   T
+	set bool          // the member was given
+	got jsontext.Kind // the kind found when it is not the documented one (v is then zero)
+	off int64         // where the value starts, for ordering problems
+	end int64         // where it ends (objects: the required and cross-field problems)
 }
 
-type fieldSpec struct {
-	name     string
-	s        *schema
-	required bool
+// UnmarshalJSONFrom implements json.UnmarshalerFrom.
+func (f *param[T]) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	f.set, f.off = true, dec.InputOffset()
+	if k := dec.PeekKind(); !kindFits(any(&f.v), k) {
+		f.got = k
+		_, err := skip(dec)
+		f.end = dec.InputOffset()
+		return err
+	}
+	err := json.UnmarshalDecode(dec, &f.v)
+	f.end = dec.InputOffset()
+	return err
 }
 
-// rule checks a relation between the fields of an object at path.
-type rule func(p *problems, path string, n *node)
+// number is a JSON number as written.
+type number struct{ lit jsontext.Value }
+
+func (n *number) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	v, err := dec.ReadValue()
+	n.lit = v.Clone()
+	return err
+}
+
+// free is free-form content (extraData), kept verbatim; depth is how deep it stands in the
+// params.
+type free struct {
+	raw   jsontext.Value
+	depth int
+}
+
+func (f *free) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	f.depth = dec.StackDepth()
+	v, err := dec.ReadValue()
+	f.raw = v.Clone()
+	return err
+}
+
+// kindFits reports whether a value of kind k may decode into p's documented kind.
+func kindFits(p any, k jsontext.Kind) bool {
+	switch p.(type) {
+	case *string:
+		return k == '"'
+	case *bool:
+		return k == 't' || k == 'f'
+	case *number:
+		return k == '0'
+	case *[]param[reason], *[]param[docIssue], *[]param[page]:
+		return k == '['
+	}
+	return k == '{' // the structs and free
+}
+
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case 'n':
+		return "null"
+	case 't', 'f':
+		return "boolean"
+	case '0':
+		return "number"
+	case '"':
+		return "string"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	}
+	return "invalid"
+}
+
+// unknown holds the members of an object that are not documented, in the struct's embedded
+// fallback: each records where it stood.
+type unknown map[string]unknownMember
+
+type unknownMember struct {
+	off  int64
+	deep bool // nested deeper than maxParamsDepth
+}
+
+func (u *unknownMember) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	u.off = dec.InputOffset()
+	var err error
+	u.deep, err = skip(dec)
+	return err
+}
+
+// skip moves past the value at dec, whatever its depth, and reports whether it nests deeper
+// than maxParamsDepth levels below the params.
+func skip(dec *jsontext.Decoder) (deep bool, err error) {
+	switch dec.PeekKind() {
+	case '{', '[':
+	default:
+		return false, dec.SkipValue()
+	}
+	base := dec.StackDepth()
+	for {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return deep, err
+		}
+		switch tok.Kind() {
+		case '{', '[':
+			deep = deep || dec.StackDepth() > maxParamsDepth
+		case '}', ']':
+			if dec.StackDepth() == base {
+				return deep, nil
+			}
+		}
+	}
+}
 
 type stringRule uint8
 
@@ -38,33 +151,37 @@ const (
 )
 
 const (
-	maxIdentLen  = 256
-	maxProblems  = 32
-	maxKeyInPath = 64
+	maxIdentLen    = 256
+	maxProblems    = 32
+	maxKeyInPath   = 64
+	maxParamsDepth = 32
 )
 
-// problems collects human-readable problem sentences "path: what is wrong", capped at maxProblems.
-type problems struct {
-	list    []string
-	dropped int
+// problem is one sentence "path: what is wrong" and where in the params it arose.
+type problem struct {
+	off  int64
+	text string
 }
 
-func (p *problems) add(path, msg string) {
-	if len(p.list) >= maxProblems {
-		p.dropped++
-		return
-	}
-	p.list = append(p.list, path+": "+msg)
+// problems collects the problems of one params value.
+type problems struct{ list []problem }
+
+func (p *problems) add(off int64, path, msg string) {
+	p.list = append(p.list, problem{off, path + ": " + msg})
 }
 
+// result is the problems in document order, at most maxProblems, then a count of the rest.
 func (p *problems) result() []string {
-	if p.dropped > 0 {
-		return append(p.list, "params: "+strconv.Itoa(p.dropped)+" more problems not listed")
+	slices.SortStableFunc(p.list, func(a, b problem) int { return cmp.Compare(a.off, b.off) })
+	var out []string
+	for i, pr := range p.list {
+		if i == maxProblems {
+			return append(out, "params: "+strconv.Itoa(len(p.list)-maxProblems)+" more problems not listed")
+		}
+		out = append(out, pr.text)
 	}
-	return p.list
+	return out
 }
-
-func (p *problems) empty() bool { return len(p.list) == 0 && p.dropped == 0 }
 
 // plainKey reports whether key matches [A-Za-z_][A-Za-z0-9_]* (printed as .key in paths).
 func plainKey(key string) bool {
@@ -91,131 +208,161 @@ func joinPath(path, key string) string {
 
 func indexPath(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
 
-func article(k nodeKind) string {
-	if k == kindObject || k == kindArray {
-		return "an " + k.String()
+func article(kind string) string {
+	if kind == "object" || kind == "array" {
+		return "an " + kind
 	}
-	return "a " + k.String()
+	return "a " + kind
 }
 
-func check(p *problems, path string, n *node, s *schema) {
-	if n.kind != s.kind {
-		p.add(path, "must be "+article(s.kind)+", not "+n.kind.String())
+// given reports whether f was given with the documented kind, naming it otherwise.
+func given[T any](p *problems, path, name string, f *param[T], want string) bool {
+	if !f.set {
+		return false
+	}
+	if f.got != 0 {
+		p.add(f.off, joinPath(path, name), "must be "+article(want)+", not "+kindName(f.got))
+		return false
+	}
+	return true
+}
+
+// text checks a string member against its rule.
+func text(p *problems, path, name string, f *param[string], r stringRule) {
+	if given(p, path, name, f, "string") {
+		checkString(p, f.off, joinPath(path, name), f.v, r)
+	}
+}
+
+// required names a missing member, at the end of its object.
+func required[T any](p *problems, path, name string, f *param[T], end int64) {
+	if !f.set {
+		p.add(end, joinPath(path, name), "required")
+	}
+}
+
+// unknownFields names every undocumented member of an object.
+func unknownFields(p *problems, path string, u unknown) {
+	for name, m := range u {
+		mp := joinPath(path, name)
+		switch {
+		case hasControl(name):
+			p.add(m.off, mp, "field name holds control characters")
+		case m.deep:
+			p.add(m.off, mp, "unknown field, nested deeper than "+strconv.Itoa(maxParamsDepth)+" levels")
+		case name == "processId":
+			p.add(m.off, mp, "unknown field (processId belongs in the command envelope)")
+		default:
+			p.add(m.off, mp, "unknown field")
+		}
+	}
+}
+
+// object checks an object member with its own validation.
+func object[T any, PT interface {
+	*T
+	validate(p *problems, path string, end int64)
+}](p *problems, path, name string, f *param[T]) {
+	if given(p, path, name, f, "object") {
+		PT(&f.v).validate(p, joinPath(path, name), f.end)
+	}
+}
+
+// array checks an array member of objects.
+func array[T any, PT interface {
+	*T
+	validate(p *problems, path string, end int64)
+}](p *problems, path, name string, f *param[[]param[T]]) {
+	if !given(p, path, name, f, "array") {
 		return
 	}
-	switch s.kind {
-	case kindString:
-		checkString(p, path, n, s.str)
-	case kindNumber:
-		if s.posInt {
-			if v, err := strconv.ParseInt(n.text, 10, 32); err != nil || v < 1 {
-				p.add(path, "must be a positive integer")
-			}
+	ap := joinPath(path, name)
+	for i := range f.v {
+		e := &f.v[i]
+		ep := indexPath(ap, i)
+		if e.got != 0 {
+			p.add(e.off, ep, "must be an object, not "+kindName(e.got))
+			continue
 		}
-	case kindArray:
-		for i, e := range n.elems {
-			check(p, indexPath(path, i), e, s.elem)
-		}
-	case kindObject:
-		if s.free {
-			checkFree(p, path, n)
+		PT(&e.v).validate(p, ep, e.end)
+	}
+}
+
+// checkFree checks free-form content (extraData) at off: an object of any shape whose names and
+// strings hold no control characters.
+func checkFree(p *problems, path string, f *param[free]) {
+	if !given(p, path, "extraData", f, "object") {
+		return
+	}
+	dec := jsontext.NewDecoder(bytes.NewReader(f.v.raw))
+	walkFree(p, dec, f.off, joinPath(path, "extraData"), f.v.depth)
+}
+
+func walkFree(p *problems, dec *jsontext.Decoder, base int64, path string, depth int) {
+	off := base + dec.InputOffset()
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return // the value was read by the decoder already: it is valid
+	}
+	switch tok.Kind() {
+	case '"':
+		checkString(p, off, path, tok.String(), anyText)
+	case '{', '[':
+		if depth+dec.StackDepth() > maxParamsDepth {
+			p.add(off, path, "nested deeper than "+strconv.Itoa(maxParamsDepth)+" levels")
+			_ = skipRest(dec)
 			return
 		}
-		checkObject(p, path, n, s)
 	}
-}
-
-func checkObject(p *problems, path string, n *node, s *schema) {
-	seen := make(map[string]bool, len(n.members))
-	for _, m := range n.members {
-		mp := joinPath(path, m.key)
-		if !keyOK(p, mp, m, seen) {
-			continue
-		}
-		fs := s.lookup(m.key)
-		if fs == nil {
-			msg := "unknown field"
-			if m.key == "processId" {
-				msg += " (processId belongs in the command envelope)"
+	switch tok.Kind() {
+	case '{':
+		for dec.PeekKind() != '}' {
+			off := base + dec.InputOffset()
+			tok, err := dec.ReadToken()
+			if err != nil {
+				return
 			}
-			p.add(mp, msg)
-			continue
-		}
-		check(p, mp, m.val, fs.s)
-	}
-	for _, fs := range s.fields {
-		if fs.required && !seen[fs.name] {
-			p.add(joinPath(path, fs.name), "required")
-		}
-	}
-	for _, r := range s.rules {
-		r(p, path, n)
-	}
-}
-
-// keyOK checks a member's name (valid, not repeated) and records it in seen.
-func keyOK(p *problems, mp string, m member, seen map[string]bool) bool {
-	switch {
-	case m.keyBad != "":
-		p.add(mp, "field name "+m.keyBad)
-	case hasControl(m.key):
-		p.add(mp, "field name holds control characters")
-	case seen[m.key]:
-		p.add(mp, "duplicate field")
-	default:
-		seen[m.key] = true
-		return true
-	}
-	return false
-}
-
-// checkFree checks free-form content: any shape, but every name and string must be valid UTF-8
-// without control characters and names must not repeat.
-func checkFree(p *problems, path string, n *node) {
-	switch n.kind {
-	case kindString:
-		checkString(p, path, n, anyText)
-	case kindArray:
-		for i, e := range n.elems {
-			checkFree(p, indexPath(path, i), e)
-		}
-	case kindObject:
-		seen := make(map[string]bool, len(n.members))
-		for _, m := range n.members {
-			mp := joinPath(path, m.key)
-			if keyOK(p, mp, m, seen) {
-				checkFree(p, mp, m.val)
+			name := tok.String()
+			np := joinPath(path, name)
+			if hasControl(name) {
+				p.add(off, np, "field name holds control characters")
+				_ = dec.SkipValue()
+				continue
 			}
+			walkFree(p, dec, base, np, depth)
 		}
+		_, _ = dec.ReadToken()
+	case '[':
+		for i := 0; dec.PeekKind() != ']'; i++ {
+			walkFree(p, dec, base, indexPath(path, i), depth)
+		}
+		_, _ = dec.ReadToken()
 	}
 }
 
-func checkString(p *problems, path string, n *node, r stringRule) {
-	if n.bad != "" {
-		p.add(path, n.bad)
+// skipRest moves past the rest of the object or array whose opening token was just read.
+func skipRest(dec *jsontext.Decoder) error {
+	for d := dec.StackDepth(); dec.StackDepth() >= d; {
+		if _, err := dec.ReadToken(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkString(p *problems, off int64, path, s string, r stringRule) {
+	if hasControl(s) {
+		p.add(off, path, "holds control characters")
 		return
 	}
-	if hasControl(n.text) {
-		p.add(path, "holds control characters")
-		return
-	}
-	switch count := utf8.RuneCountInString(n.text); {
+	switch count := utf8.RuneCountInString(s); {
 	case r != anyText && count == 0:
-		p.add(path, "must not be empty")
+		p.add(off, path, "must not be empty")
 	case r == ident && count > maxIdentLen:
-		p.add(path, "longer than "+strconv.Itoa(maxIdentLen)+" characters")
+		p.add(off, path, "longer than "+strconv.Itoa(maxIdentLen)+" characters")
 	}
 }
 
 func hasControl(s string) bool {
 	return strings.IndexFunc(s, unicode.IsControl) >= 0
-}
-
-func (s *schema) lookup(name string) *fieldSpec {
-	for i := range s.fields {
-		if s.fields[i].name == name {
-			return &s.fields[i]
-		}
-	}
-	return nil
 }

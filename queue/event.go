@@ -1,10 +1,11 @@
 package queue
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Outcomes of a command (the last token of an event subject). Accepted is the
@@ -62,13 +63,15 @@ const (
 	ContentType = "application/cloudevents+json"
 )
 
-// Command is the body of a command message (SPEC §3). The worker decodes it
-// with DisallowUnknownFields and validates it; this type only carries it.
+// Command is the body of a command message (SPEC §3): the envelope's members as given, each a
+// verbatim JSON value (nil when absent), and in Unknown any member the envelope does not
+// document. The worker decodes it with json v2 and validates every member.
 type Command struct {
-	CommandID string          `json:"commandId,omitempty"`
-	ProcessID string          `json:"processId,omitempty"`
-	Deadline  string          `json:"deadline,omitempty"`
-	Params    json.RawMessage `json:"params,omitempty"`
+	CommandID jsontext.Value `json:"commandId,omitzero"`
+	ProcessID jsontext.Value `json:"processId,omitzero"`
+	Deadline  jsontext.Value `json:"deadline,omitzero"`
+	Params    jsontext.Value `json:"params,omitzero"`
+	Unknown   jsontext.Value `json:",embed"`
 }
 
 // ErrorInfo is the error of a failed or rejected command: the platform's code

@@ -2,16 +2,16 @@ package worker
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 
@@ -48,9 +48,9 @@ type parsed struct {
 	request   *platform.Request
 	problems  []string
 	reason    string // first rejection reason; "" when valid
-	// envelope holds the envelope's known fields as given, for the
-	// fingerprint; nil when the body is not a readable JSON object.
-	envelope map[string]json.RawMessage
+	// envelope is the envelope as given, for the fingerprint; nil when the
+	// body is not a readable JSON object.
+	envelope *queue.Command
 }
 
 func (p *parsed) reject(reason string, problem string) {
@@ -59,8 +59,6 @@ func (p *parsed) reject(reason string, problem string) {
 	}
 	p.problems = append(p.problems, problem)
 }
-
-var envelopeFields = []string{"commandId", "processId", "deadline", "params"}
 
 // input is one command message as decode reads it.
 type input struct {
@@ -150,41 +148,22 @@ func decode(in input, lim limits) *parsed {
 		p.commandID, fromBody = scanCommandID(in.body)
 		return p
 	}
-	if !json.Valid(in.body) {
-		var v any
-		p.reject(reasonMalformed, "command is not a JSON object: "+jsonProblem(json.Unmarshal(in.body, &v)))
-		p.commandID, fromBody = scanCommandID(in.body)
+	cmd, problem := decodeEnvelope(in.body)
+	if cmd == nil {
+		p.reject(reasonMalformed, "command is not a JSON object: "+problem)
+		if problem != "null" && !strings.HasPrefix(problem, "found a JSON") {
+			p.commandID, fromBody = scanCommandID(in.body)
+		}
 		return p
 	}
-	// One pass over the envelope (platform.Members); the params are read
-	// once more, by the action. A repeated field is named, and as with
-	// encoding/json the last one counts.
-	members, isObject := platform.Members(in.body)
-	if !isObject {
-		var fields map[string]json.RawMessage
-		p.reject(reasonMalformed, "command is not a JSON object: "+jsonProblem(json.Unmarshal(in.body, &fields)))
-		return p
+	if problem != "" {
+		p.reject(reasonInvalidEnvelope, problem)
 	}
-	fields := make(map[string]json.RawMessage, len(envelopeFields))
-	seen := make(map[string]bool, len(members))
-	repeated := false
-	for _, m := range members {
-		known := slices.Contains(envelopeFields, m.Name)
-		switch {
-		case seen[m.Name] && !repeated:
-			repeated = true
-			p.reject(reasonInvalidEnvelope, fmt.Sprintf("field %q given more than once", clip(m.Name, 64)))
-		case seen[m.Name]:
-		case !known:
-			p.reject(reasonInvalidEnvelope, fmt.Sprintf("unknown field %q", clip(m.Name, 64)))
-		}
-		seen[m.Name] = true
-		if known {
-			fields[m.Name] = m.Value
-		}
+	for name := range memberNames(cmd.Unknown) {
+		p.reject(reasonInvalidEnvelope, fmt.Sprintf("unknown field %q", clip(name, 64)))
 	}
-	p.envelope = fields
-	if raw, ok := fields["commandId"]; ok {
+	p.envelope = cmd
+	if raw := cmd.CommandID; raw != nil {
 		fromBody = true
 		id, problem := stringField(raw)
 		if problem == "" {
@@ -196,7 +175,7 @@ func decode(in input, lim limits) *parsed {
 			p.commandID = id
 		}
 	}
-	if raw, ok := fields["processId"]; ok {
+	if raw := cmd.ProcessID; raw != nil {
 		id, problem := stringField(raw)
 		if problem == "" {
 			problem = checkProcessID(id)
@@ -207,7 +186,7 @@ func decode(in input, lim limits) *parsed {
 			p.processID = id
 		}
 	}
-	if raw, ok := fields["deadline"]; ok {
+	if raw := cmd.Deadline; raw != nil {
 		s, problem := stringField(raw)
 		if problem == "" {
 			p.deadline, problem = checkDeadline(s, in.received, lim.maxAhead)
@@ -216,9 +195,9 @@ func decode(in input, lim limits) *parsed {
 			p.reject(reasonInvalidEnvelope, "deadline: "+problem)
 		}
 	}
-	params, ok := fields["params"]
-	if !ok || bytes.Equal(bytes.TrimSpace(params), []byte("null")) {
-		params = json.RawMessage("{}")
+	params := cmd.Params
+	if params == nil || string(params) == "null" {
+		params = jsontext.Value("{}")
 	}
 	if known {
 		req, problems := act.Parse(params)
@@ -388,18 +367,72 @@ func isCommandIDKey(lit []byte) bool {
 		return false
 	}
 	var k string
-	return json.Unmarshal(lit, &k) == nil && k == "commandId"
+	return json.Unmarshal(lit, &k, jsontext.AllowInvalidUTF8(true)) == nil && k == "commandId"
 }
 
-func stringField(raw json.RawMessage) (string, string) {
-	s, bad, ok := platform.StringValue(raw)
-	switch {
-	case !ok:
+// stringField is the value of a member that must be a JSON string.
+func stringField(raw jsontext.Value) (string, string) {
+	if raw.Kind() != '"' {
 		return "", "must be a JSON string"
-	case bad != "":
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
 		return "", "not valid UTF-8 (invalid bytes or an unpaired surrogate escape)"
 	}
 	return s, ""
+}
+
+// decodeEnvelope reads a command body into a queue.Command with json v2. A body that is not a
+// JSON object gives nil and what is wrong ("null", "found a JSON array", a syntax error and its
+// byte). A duplicate envelope member, invalid UTF-8 or an unpaired surrogate escape, which json
+// v2 refuses, are problems of the member they stand in: the body is then read again allowing
+// them (the last of repeated members counts), so that every member is still checked and named;
+// the one problem returned is a repeated envelope member's. Problems inside params are the
+// action's to name (platform.Action.Parse).
+func decodeEnvelope(body []byte) (*queue.Command, string) {
+	cmd := new(queue.Command)
+	err := json.Unmarshal(body, cmd)
+	if err == nil {
+		if k := jsontext.Value(body).Kind(); k != '{' {
+			return nil, "null"
+		}
+		return cmd, ""
+	}
+	var se *jsontext.SyntacticError
+	if !errors.As(err, &se) {
+		return nil, jsonProblem(err)
+	}
+	*cmd = queue.Command{}
+	if json.Unmarshal(body, cmd, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)) != nil {
+		return nil, jsonProblem(err)
+	}
+	var top []string
+	for tok := range se.JSONPointer.Tokens() {
+		top = append(top, tok)
+	}
+	if errors.Is(err, jsontext.ErrDuplicateName) && len(top) == 1 {
+		return cmd, fmt.Sprintf("field %q given more than once", clip(top[0], 64))
+	}
+	return cmd, ""
+}
+
+// memberNames yields the member names of the JSON object obj (nil: none).
+func memberNames(obj jsontext.Value) func(yield func(string) bool) {
+	return func(yield func(string) bool) {
+		if obj == nil {
+			return
+		}
+		dec := jsontext.NewDecoder(bytes.NewReader(obj), jsontext.AllowInvalidUTF8(true))
+		if _, err := dec.ReadToken(); err != nil {
+			return
+		}
+		for dec.PeekKind() == '"' {
+			tok, err := dec.ReadToken()
+			if err != nil || !yield(tok.String()) || dec.SkipValue() != nil {
+				return
+			}
+		}
+	}
 }
 
 // checkCommandID enforces SPEC §3's rules for a commandId or Nats-Msg-Id:
@@ -436,19 +469,31 @@ func checkProcessID(id string) string {
 	return ""
 }
 
+// jsonProblem says what json v2 found wrong with a body.
 func jsonProblem(err error) string {
-	if err == nil {
-		return "null"
-	}
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
+	var se *jsontext.SyntacticError
+	var me *json.SemanticError
 	switch {
 	case errors.As(err, &se):
-		return fmt.Sprintf("syntax error at byte %d: %s", se.Offset, clip(se.Error(), 120))
-	case errors.As(err, &te):
-		return "found a JSON " + te.Value
+		return fmt.Sprintf("syntax error at byte %d: %s", se.ByteOffset, clip(se.Err.Error(), 120))
+	case errors.As(err, &me) && me.JSONKind != 0:
+		return "found a JSON " + kindName(me.JSONKind)
 	}
 	return clip(err.Error(), 120)
+}
+
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case '"':
+		return "string"
+	case '[':
+		return "array"
+	case '0':
+		return "number"
+	case 't', 'f':
+		return "bool"
+	}
+	return k.String()
 }
 
 func actionNames() string {

@@ -6,15 +6,20 @@ import (
 	"encoding/hex"
 	"encoding/json"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/txworker/txworker/platform"
+	"github.com/txworker/txworker/queue"
 )
 
 // fingerprint identifies a command under its commandId (SPEC §3): the first
 // 16 hex digits of the SHA-256 of its action token, its params as compacted
 // JSON (whitespace does not matter), and its processId and deadline as given
-// ("" when absent). A body whose envelope could not be read is fingerprinted
+// ("" when absent). The compaction is encoding/json's, which takes what json
+// v2 refuses (a duplicate name, invalid UTF-8), so that the fingerprint of a
+// command stays what earlier versions stored in its claim. A body whose envelope could not be read is fingerprinted
 // whole, so that a corrected command never matches the rejected one.
-func fingerprint(action string, body []byte, envelope map[string]json.RawMessage) string {
+func fingerprint(action string, body []byte, envelope *queue.Command) string {
 	h := sha256.New()
 	if envelope == nil {
 		h.Write([]byte("raw\x00"))
@@ -26,7 +31,7 @@ func fingerprint(action string, body []byte, envelope map[string]json.RawMessage
 		h.Write([]byte(action))
 		h.Write([]byte{0})
 		var params bytes.Buffer
-		if raw, ok := envelope["params"]; ok && json.Compact(&params, raw) != nil {
+		if raw := envelope.Params; raw != nil && json.Compact(&params, raw) != nil {
 			params.Reset()
 			params.Write(raw)
 		}
@@ -35,9 +40,9 @@ func fingerprint(action string, body []byte, envelope map[string]json.RawMessage
 			params.WriteString("{}")
 		}
 		h.Write(params.Bytes())
-		for _, f := range []string{"processId", "deadline"} {
+		for _, raw := range []jsontext.Value{envelope.ProcessID, envelope.Deadline} {
 			h.Write([]byte{0})
-			h.Write([]byte(givenString(envelope[f])))
+			h.Write([]byte(givenString(raw)))
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
@@ -45,11 +50,11 @@ func fingerprint(action string, body []byte, envelope map[string]json.RawMessage
 
 // givenString is a JSON string's value, or the raw JSON of anything else
 // ("" when absent), so that two spellings of one string fingerprint alike.
-func givenString(raw json.RawMessage) string {
+func givenString(raw jsontext.Value) string {
 	if len(raw) == 0 {
 		return ""
 	}
-	if s, bad, ok := platform.StringValue(raw); ok && bad == "" {
+	if s, problem := stringField(raw); problem == "" {
 		return "s" + s
 	}
 	var b bytes.Buffer
