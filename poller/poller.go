@@ -14,7 +14,6 @@ import (
 
 	"github.com/txworker/txworker/metrics"
 	"github.com/txworker/txworker/platform"
-	"github.com/txworker/txworker/queue"
 )
 
 // Platform is what the poller needs of the Corastone client
@@ -50,7 +49,8 @@ const (
 type Poller struct {
 	cfg    Config
 	cfgErr error
-	bus    *queue.Bus
+	bus    busOps
+	claims Claims
 	plat   Platform
 	log    *zap.Logger
 	m      *metrics.Metrics
@@ -63,10 +63,17 @@ type Poller struct {
 	dropped atomic.Uint64 // undecodable tracking messages terminated
 }
 
-// New returns a Poller with cfg's defaults applied. An invalid cfg is
-// reported by Run (call cfg.Validate at start-up to report it earlier). A
-// nil logger discards logs; nil metrics discard measurements.
-func New(cfg Config, bus *queue.Bus, p Platform, logger *zap.Logger, m *metrics.Metrics) *Poller {
+// busOps is the bus without its claim store (Poller.claims holds that).
+type busOps interface {
+	Tracker
+	Settler
+}
+
+// New returns a Poller over bus (a *queue.Bus in the service) with cfg's
+// defaults applied. An invalid cfg is reported by Run (call cfg.Validate at
+// start-up to report it earlier). A nil logger discards logs; nil metrics
+// discard measurements.
+func New[C Claims](cfg Config, bus Bus[C], p Platform, logger *zap.Logger, m *metrics.Metrics) *Poller {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
@@ -74,6 +81,7 @@ func New(cfg Config, bus *queue.Bus, p Platform, logger *zap.Logger, m *metrics.
 		cfg:     cfg.withDefaults(),
 		cfgErr:  cfg.Validate(),
 		bus:     bus,
+		claims:  bus.Claims(),
 		plat:    p,
 		log:     logger.Named("poller"),
 		m:       m,
