@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"github.com/txworker/txworker/internal/backoff"
 	"github.com/txworker/txworker/metrics"
 	"github.com/txworker/txworker/platform"
 )
@@ -135,7 +136,7 @@ func (p *Poller) Run(ctx context.Context) error {
 		if fetchFaults == 1 || fetchFaults%20 == 0 {
 			p.log.Warn("tracking fetch", zap.Int("consecutive", fetchFaults), zap.Error(err))
 		}
-		sleep(ctx, min(time.Duration(fetchFaults)*200*time.Millisecond, 5*time.Second))
+		backoff.Sleep(ctx, min(time.Duration(fetchFaults)*200*time.Millisecond, 5*time.Second))
 	}
 	p.log.Info("poller stopped")
 	return nil
@@ -240,17 +241,5 @@ func (p *Poller) reportTracked(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-	}
-}
-
-// sleep waits d or until ctx ends; false means ctx ended.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
