@@ -116,8 +116,13 @@ func (m *unitMsg) NakWithDelay(d time.Duration) error {
 	m.naks = append(m.naks, d)
 	return nil
 }
-func (m *unitMsg) TermWithReason(string) error { m.mu.Lock(); defer m.mu.Unlock(); m.terms++; return nil }
-func (m *unitMsg) InProgress() error           { m.mu.Lock(); defer m.mu.Unlock(); m.inProgress++; return nil }
+func (m *unitMsg) TermWithReason(string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.terms++
+	return nil
+}
+func (m *unitMsg) InProgress() error { m.mu.Lock(); defer m.mu.Unlock(); m.inProgress++; return nil }
 
 // state returns the acknowledgements, re-scheduling delays and
 // terminations so far.

@@ -31,7 +31,7 @@ func TestFaultPause(t *testing.T) {
 		{"second in a row doubles", "poll", []error{transient(503, 0), transient(503, 0)}, true, 2500 * time.Millisecond},
 		{"third in a row", "poll", []error{transient(503, 0), transient(503, 0), transient(503, 0)}, true, 5 * time.Second},
 		{"no answer at all backs off too", "poll", []error{errors.New("connection refused")}, true, 1250 * time.Millisecond},
-		{"429 with Retry-After", "poll", []error{transient(429, 3 * time.Second)}, true, 3750 * time.Millisecond},
+		{"429 with Retry-After", "poll", []error{transient(429, 3*time.Second)}, true, 3750 * time.Millisecond},
 		{"429 with a Retry-After beyond MaxPause: capped", "poll", []error{transient(429, time.Hour)}, true, 7500 * time.Millisecond},
 		{"permanent refusal of the poll: MaxInterval", "poll", []error{permanent(403, "AU0002")}, true, 10 * time.Second},
 		{"permanent refusal of the look-up: given up, no pause", "detail", []error{permanent(403, "AU0002")}, false, 0},
