@@ -2,6 +2,7 @@ package poller
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/txworker/txworker/queue"
@@ -57,7 +58,7 @@ func TestAssemble(t *testing.T) {
 					seen[id] = true
 				}
 				for _, it := range r.items {
-					if !contains(r.ids, it.track.OrchestrationID) {
+					if !slices.Contains(r.ids, it.track.OrchestrationID) {
 						t.Errorf("item %s in a request without its id", it.track.OrchestrationID)
 					}
 				}
@@ -68,15 +69,6 @@ func TestAssemble(t *testing.T) {
 			}
 		})
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func TestChunks(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"github.com/txworker/txworker/internal/backoff"
 	"github.com/txworker/txworker/metrics"
 	"github.com/txworker/txworker/platform"
 	"github.com/txworker/txworker/queue"
@@ -86,7 +87,7 @@ func (p *Poller) hold(ctx context.Context, items []*item, d time.Duration) bool 
 	if d <= 0 {
 		return ctx.Err() == nil
 	}
-	return sleep(ctx, d)
+	return backoff.Sleep(ctx, d)
 }
 
 // sweep works messages fetched while the poller is paused, without a

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/txworker/txworker/internal/backoff"
 	"github.com/txworker/txworker/platform"
 	"github.com/txworker/txworker/queue"
 )
@@ -221,25 +222,16 @@ func (c Config) pollDelay(age time.Duration, rand func(int64) int64) time.Durati
 // doubled is Interval doubled per step after the first (n ≥ 1), up to
 // MaxInterval.
 func (c Config) doubled(n int) time.Duration {
-	d := c.Interval
-	for i := 1; i < n && d < c.MaxInterval; i++ {
-		d *= 2
-	}
-	return min(d, c.MaxInterval)
+	return backoff.Policy{Base: c.Interval, Max: c.MaxInterval}.Step(n)
 }
 
 // backoff is the retry wait after faults: Interval doubled per attempt
 // (n ≥ 1) up to MaxInterval, with equal jitter (half fixed, half random) so
-// that retries spread out. Naive mode: Interval, no jitter.
-func (p *Poller) backoff(n int) time.Duration {
-	return p.cfg.backoff(n, p.rand)
-}
-
+// that retries spread out; rand is uniform in [0, n). Naive mode: Interval,
+// no jitter.
 func (c Config) backoff(n int, rand func(int64) int64) time.Duration {
 	if c.Naive {
 		return c.Interval
 	}
-	d := c.doubled(n)
-	half := d / 2
-	return half + time.Duration(rand(int64(d-half)+1))
+	return backoff.Policy{Base: c.Interval, Max: c.MaxInterval, Floor: 2, Rand: rand}.Delay(n)
 }

@@ -12,9 +12,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"github.com/txworker/txworker/internal/backoff"
 	"github.com/txworker/txworker/metrics"
 	"github.com/txworker/txworker/platform"
-	"github.com/txworker/txworker/queue"
 )
 
 // Platform is what the poller needs of the Corastone client
@@ -50,7 +50,8 @@ const (
 type Poller struct {
 	cfg    Config
 	cfgErr error
-	bus    *queue.Bus
+	bus    busOps
+	claims Claims
 	plat   Platform
 	log    *zap.Logger
 	m      *metrics.Metrics
@@ -63,10 +64,17 @@ type Poller struct {
 	dropped atomic.Uint64 // undecodable tracking messages terminated
 }
 
-// New returns a Poller with cfg's defaults applied. An invalid cfg is
-// reported by Run (call cfg.Validate at start-up to report it earlier). A
-// nil logger discards logs; nil metrics discard measurements.
-func New(cfg Config, bus *queue.Bus, p Platform, logger *zap.Logger, m *metrics.Metrics) *Poller {
+// busOps is the bus without its claim store (Poller.claims holds that).
+type busOps interface {
+	Tracker
+	Settler
+}
+
+// New returns a Poller over bus (a *queue.Bus in the service) with cfg's
+// defaults applied. An invalid cfg is reported by Run (call cfg.Validate at
+// start-up to report it earlier). A nil logger discards logs; nil metrics
+// discard measurements.
+func New[C Claims](cfg Config, bus Bus[C], p Platform, logger *zap.Logger, m *metrics.Metrics) *Poller {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
@@ -74,6 +82,7 @@ func New(cfg Config, bus *queue.Bus, p Platform, logger *zap.Logger, m *metrics.
 		cfg:     cfg.withDefaults(),
 		cfgErr:  cfg.Validate(),
 		bus:     bus,
+		claims:  bus.Claims(),
 		plat:    p,
 		log:     logger.Named("poller"),
 		m:       m,
@@ -127,7 +136,7 @@ func (p *Poller) Run(ctx context.Context) error {
 		if fetchFaults == 1 || fetchFaults%20 == 0 {
 			p.log.Warn("tracking fetch", zap.Int("consecutive", fetchFaults), zap.Error(err))
 		}
-		sleep(ctx, min(time.Duration(fetchFaults)*200*time.Millisecond, 5*time.Second))
+		backoff.Sleep(ctx, min(time.Duration(fetchFaults)*200*time.Millisecond, 5*time.Second))
 	}
 	p.log.Info("poller stopped")
 	return nil
@@ -232,17 +241,5 @@ func (p *Poller) reportTracked(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-	}
-}
-
-// sleep waits d or until ctx ends; false means ctx ended.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }

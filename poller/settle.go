@@ -50,7 +50,7 @@ func (p *Poller) apply(ctx context.Context, it *item, s step) {
 func (p *Poller) settle(ctx context.Context, it *item, r queue.Result) error {
 	cl := claimFromTrack(it.track)
 	if cl.Revision == 0 { // a tracking message without the revision
-		stored, err := p.bus.Claims().Get(ctx, it.track.CommandID)
+		stored, err := p.claims.Get(ctx, it.track.CommandID)
 		switch {
 		case errors.Is(err, queue.ErrNotFound):
 			// The worker writes the claim before the tracking message, so it

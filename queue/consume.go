@@ -4,19 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+
+	"github.com/txworker/txworker/internal/backoff"
 )
 
 // Pull timing of Consume.
 const (
-	fetchWindow    = 5 * time.Second        // one pull request waits this long for messages
-	fetchBackoff   = 100 * time.Millisecond // first wait after a failed pull
-	fetchBackoffMx = 5 * time.Second        // longest wait after failed pulls
+	fetchWindow = 5 * time.Second // one pull request waits this long for messages
+	// After n failed pulls in a row the wait is uniform in [b/2, 3b/2] for
+	// b = 100ms doubled n-1 times, at most 5s: a step of 3b/2, a third of it
+	// fixed.
+	fetchBackoff   = 150 * time.Millisecond  // step after the first failed pull
+	fetchBackoffMx = 7500 * time.Millisecond // longest step after failed pulls
 )
 
 // Consume runs handle for the messages of the pull consumer c, at most n at
@@ -48,7 +52,8 @@ func Consume(ctx context.Context, c jetstream.Consumer, n int, logger *zap.Logge
 	slots := make(chan struct{}, n) // a value per running handler
 	h := &handlers{ctx: ctx, work: make(chan jetstream.Msg), max: n, handle: handle, slots: slots}
 	defer h.wait()
-	backoff := fetchBackoff
+	retry := backoff.Policy{Base: fetchBackoff, Max: fetchBackoffMx, Floor: 3}
+	failures := 0
 	for {
 		// Wait for one free handler, then take every other free one.
 		select {
@@ -74,14 +79,15 @@ func Consume(ctx context.Context, c jetstream.Consumer, n int, logger *zap.Logge
 			return nil
 		}
 		if err == nil {
-			backoff = fetchBackoff
+			failures = 0
 			continue
 		}
-		logger.Warn("pull messages", zap.Error(err), zap.Duration("retry_in", backoff))
-		if !sleep(ctx, rand.N(backoff)+backoff/2) {
+		failures++
+		d := retry.Delay(failures)
+		logger.Warn("pull messages", zap.Error(err), zap.Duration("retry_in", d))
+		if !backoff.Sleep(ctx, d) {
 			return nil
 		}
-		backoff = min(2*backoff, fetchBackoffMx)
 	}
 }
 
@@ -148,18 +154,6 @@ func fetch(ctx context.Context, c jetstream.Consumer, k int, start func(jetstrea
 		err = nil
 	}
 	return got, err
-}
-
-// sleep waits for d or until ctx ends; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // CommandsPending returns how many commands wait for a handler: the command

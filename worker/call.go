@@ -211,7 +211,7 @@ func (h *handling) giveUp(ctx context.Context, cl *queue.Claim, last error) {
 // exponential back-off and full jitter, honouring Retry-After.
 func (h *handling) retry(ctx context.Context, cl *queue.Claim, stage string, err error) {
 	w := h.w
-	d := backoff(cl.Attempts+cl.Lookups, w.cfg.RetryBase, w.cfg.RetryMax)
+	d := retryDelay(cl.Attempts+cl.Lookups, w.cfg.RetryBase, w.cfg.RetryMax)
 	var pe *platform.Error
 	if errors.As(err, &pe) {
 		cl.Error = errorInfo(pe)

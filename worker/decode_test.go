@@ -258,10 +258,10 @@ func TestMaxDeadlineAheadFor(t *testing.T) {
 func TestBackoffBounds(t *testing.T) {
 	for attempt := 1; attempt < 20; attempt++ {
 		for i := 0; i < 100; i++ {
-			d := backoff(attempt, 100, 1000)
+			d := retryDelay(attempt, 100, 1000)
 			ceil := int64(100) << min(attempt-1, 10)
 			if d < 10 || int64(d) > min(ceil, 1000) {
-				t.Fatalf("backoff(%d) = %d out of bounds", attempt, d)
+				t.Fatalf("retryDelay(%d) = %d out of bounds", attempt, d)
 			}
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -12,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"github.com/txworker/txworker/internal/backoff"
 	"github.com/txworker/txworker/metrics"
 	"github.com/txworker/txworker/queue"
 )
@@ -359,7 +359,7 @@ func (h *handling) retryLater(ctx context.Context, what string, err error) {
 		h.poison(ctx, what, err)
 		return
 	}
-	d := backoff(int(h.meta.NumDelivered), 200*time.Millisecond, 10*time.Second)
+	d := retryDelay(int(h.meta.NumDelivered), 200*time.Millisecond, 10*time.Second)
 	h.log.Warn("bus fault; will retry", zap.String("step", what), zap.Duration("delay", d), zap.Error(err))
 	h.w.m.Retry("publish", d)
 	h.nak(d)
@@ -371,15 +371,11 @@ func (h *handling) nak(d time.Duration) {
 	}
 }
 
-// backoff is exponential from base, capped at max, with full jitter, never
-// below a tenth of the step so that retries do not spin.
-func backoff(attempt int, base, max time.Duration) time.Duration {
-	d := base
-	for i := 1; i < attempt && d < max; i++ {
-		d *= 2
-	}
-	d = min(d, max)
-	return d/10 + rand.N(d-d/10+1)
+// retryDelay is the worker's back-off: exponential from base, capped at
+// max, with full jitter, never below a tenth of the step so that retries do
+// not spin.
+func retryDelay(attempt int, base, max time.Duration) time.Duration {
+	return backoff.Policy{Base: base, Max: max, Floor: 10}.Delay(attempt)
 }
 
 func resultOf(cl *queue.Claim) queue.Result {

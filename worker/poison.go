@@ -148,7 +148,7 @@ func (h *handling) poison(ctx context.Context, step string, cause error) {
 
 // outageLater re-schedules the message after an outage of the bus.
 func (h *handling) outageLater(what string, err error) {
-	d := backoff(int(h.meta.NumDelivered), 200*time.Millisecond, 10*time.Second)
+	d := retryDelay(int(h.meta.NumDelivered), 200*time.Millisecond, 10*time.Second)
 	h.log.Warn("bus unavailable; will retry", zap.String("step", what), zap.Duration("delay", d), zap.Error(err))
 	h.w.m.Retry(metrics.StagePublish, d)
 	h.nak(d)
@@ -185,5 +185,5 @@ func (w *Worker) panicked(ctx context.Context, msg jetstream.Msg, h *handling, r
 		h.poison(ctx, "panic", cause)
 		return
 	}
-	h.nak(backoff(int(h.meta.NumDelivered), 200*time.Millisecond, 10*time.Second))
+	h.nak(retryDelay(int(h.meta.NumDelivered), 200*time.Millisecond, 10*time.Second))
 }
