@@ -2,9 +2,10 @@ package platform
 
 import (
 	"bytes"
+	"maps"
 	"net/http"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -216,12 +217,12 @@ func corastoneCodeOf(doc any, body []byte) (code, msg string) {
 // default body) is not a code.
 func jmCode(doc any, body []byte, status int) (code, msg string) {
 	codes := jmCodes()
-	known := func(s string) bool { return contains(codes, s) }
+	known := func(s string) bool { return slices.Contains(codes, s) }
 	// 1. a documented key in an "error"/"code" field, 2. a documented key as any string value.
 	for _, fields := range [][]string{{"error", "code", "errorKey"}, nil} {
 		walkObjects(doc, func(m map[string]any) bool {
-			for _, k := range sortedKeys(m) {
-				if fields != nil && !contains(fields, k) {
+			for _, k := range slices.Sorted(maps.Keys(m)) {
+				if fields != nil && !slices.Contains(fields, k) {
 					continue
 				}
 				if s, ok := m[k].(string); ok && known(s) {
@@ -262,7 +263,7 @@ func walkObjects(doc any, visit func(map[string]any) bool) bool {
 		if visit(v) {
 			return true
 		}
-		for _, k := range sortedKeys(v) {
+		for _, k := range slices.Sorted(maps.Keys(v)) {
 			if walkObjects(v[k], visit) {
 				return true
 			}
@@ -295,24 +296,6 @@ func findString(doc any, names ...string) string {
 func stringField(m map[string]any, k string) string {
 	s, _ := m[k].(string)
 	return s
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func isAlnum(c byte) bool {

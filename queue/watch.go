@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -205,7 +206,7 @@ func (w *watchLog) note(log *zap.Logger, provision bool, h Health) {
 		}
 	}
 	for r := range w.state {
-		if _, still := state[r]; !still && !recreated(h, r) {
+		if _, still := state[r]; !still && !slices.Contains(h.Recreated, r) {
 			log.Info("jetstream resource found again", zap.String("resource", string(r)))
 		}
 	}
@@ -218,15 +219,6 @@ func (w *watchLog) note(log *zap.Logger, provision bool, h Health) {
 		log.Warn("re-create jetstream resources", zap.Error(h.RecreateErr))
 	}
 	w.recreateErr = e
-}
-
-func recreated(h Health, r Resource) bool {
-	for _, x := range h.Recreated {
-		if x == r {
-			return true
-		}
-	}
-	return false
 }
 
 // probe looks up one resource.
