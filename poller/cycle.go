@@ -214,7 +214,7 @@ func (p *Poller) poll(ctx context.Context, r request) []*item {
 	var again []*item
 	var failed []ended
 	var settling sync.WaitGroup
-	sem := make(chan struct{}, settleParallel) // P4: settle ended items concurrently
+	sem := make(chan struct{}, settleParallel) // settle ended items concurrently
 	for _, it := range r.items {
 		it.polled = true
 		o, found := byID[it.track.OrchestrationID]

@@ -117,7 +117,7 @@ func (p *Poller) Run(ctx context.Context) error {
 		zap.Duration("interval", p.cfg.Interval), zap.Duration("max_interval", p.cfg.MaxInterval),
 		zap.Int("batch_size", p.cfg.BatchSize), zap.Int("parallel", p.cfg.Parallel), zap.Bool("naive", p.cfg.Naive))
 	fetchFaults := 0
-	// P5: up to maxCycles cycles in flight: the next batch is fetched while
+	// Up to maxCycles cycles in flight: the next batch is fetched while
 	// the previous one's requests and settles run.
 	cycles := make(chan struct{}, maxCycles)
 	for ctx.Err() == nil {

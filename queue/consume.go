@@ -92,9 +92,8 @@ func Consume(ctx context.Context, c jetstream.Consumer, n int, logger *zap.Logge
 }
 
 // handlers runs each message's handle on one of at most max long-lived
-// goroutines. A goroutine per message would start on a small stack and
-// grow it in the middle of every command (JSON decoding, the NATS and HTTP
-// clients): 8 % of the worker's CPU in runtime.newstack at intake.
+// goroutines, whose stacks have grown to what a command needs, rather than
+// a new goroutine per message.
 type handlers struct {
 	ctx    context.Context    // passed to handle
 	work   chan jetstream.Msg // unbuffered: a send is a hand-off to an idle goroutine

@@ -63,8 +63,8 @@ func (h *handling) start(ctx context.Context) {
 		Deadline:    deadline.UTC(),
 		Trace:       queue.TraceFrom(h.msg.Headers()),
 	}
-	// P1: a new command is claimed directly in state calling (the processId is
-	// still stored before the first call), saving the "record calling" update.
+	// A new command is claimed directly in state calling: the processId is
+	// stored before the first call, in one write.
 	now := w.now()
 	if !now.After(cl.Deadline) && w.breaker.wait(p.action.Platform) <= 0 {
 		cl.State = queue.StateCalling
