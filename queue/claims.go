@@ -3,14 +3,11 @@ package queue
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -58,10 +55,10 @@ type Claim struct {
 	State           State      `json:"state"`
 	Owner           string     `json:"owner,omitempty"`
 	LeaseUntil      time.Time  `json:"leaseUntil,omitzero"`
-	StreamSeq       uint64     `json:"streamSeq,omitempty"`
-	Attempts        int        `json:"attempts,omitempty"`
-	Lookups         int        `json:"lookups,omitempty"` // Transactions API look-ups of an unfinished call
-	Polls           int        `json:"polls,omitempty"`
+	StreamSeq       uint64     `json:"streamSeq,omitzero"`
+	Attempts        int        `json:"attempts,omitzero"`
+	Lookups         int        `json:"lookups,omitzero"` // Transactions API look-ups of an unfinished call
+	Polls           int        `json:"polls,omitzero"`
 	ReceivedAt      time.Time  `json:"receivedAt,omitzero"`
 	AcceptedAt      time.Time  `json:"acceptedAt,omitzero"`
 	SettledAt       time.Time  `json:"settledAt,omitzero"`
@@ -77,7 +74,7 @@ type Claim struct {
 	RawCommand       string   `json:"rawCommand,omitempty"`
 	RawCommandBase64 string   `json:"rawCommandBase64,omitempty"`
 	// Published: the terminal event is published.
-	Published bool   `json:"published,omitempty"`
+	Published bool   `json:"published,omitzero"`
 	Trace     Trace  `json:"trace,omitzero"`
 	Revision  uint64 `json:"-"`
 }
@@ -113,26 +110,21 @@ func (c *Claims) Create(ctx context.Context, cl *Claim) (stored *Claim, created 
 	if err != nil {
 		return nil, false, fmt.Errorf("create claim: %w", err)
 	}
-	data, err := encodeClaim(cl)
+	data, err := marshal(cl)
 	if err != nil {
 		return nil, false, fmt.Errorf("create claim: %w: %w", ErrUnencodable, err)
 	}
-	// A claim that expires between Create's conflict and Get is created anew.
+	// A claim that expires between Create's conflict and Get is created
+	// anew. The bucket's Create also replaces a delete marker left as the
+	// key's last entry.
 	k := key(cl.CommandID)
-	for attempt := range 3 {
-		var rev uint64
-		if attempt == 0 {
-			rev, err = c.put(ctx, k, data, 0)
-		} else {
-			// jetstream's Create also replaces a delete marker left as the
-			// key's last entry.
-			rev, err = kv.Create(ctx, k, data)
-		}
+	for range 3 {
+		rev, err := kv.Create(ctx, k, data)
 		if err == nil {
 			cl.Revision = rev
 			return cl, true, nil
 		}
-		if !wrongLastSequence(err) && !errors.Is(err, jetstream.ErrKeyExists) {
+		if !errors.Is(err, jetstream.ErrKeyExists) {
 			return nil, false, fmt.Errorf("create claim: %w", err)
 		}
 		stored, err := c.Get(ctx, cl.CommandID)
@@ -158,7 +150,7 @@ func (c *Claims) Get(ctx context.Context, commandID string) (*Claim, error) {
 		return nil, fmt.Errorf("get claim: %w", err)
 	}
 	cl := new(Claim)
-	if err := json.Unmarshal(e.Value(), cl); err != nil {
+	if err := decodeClaim(e.Value(), cl); err != nil {
 		return nil, fmt.Errorf("get claim: decode revision %d: %w", e.Revision(), err)
 	}
 	cl.Revision = e.Revision()
@@ -172,15 +164,18 @@ func (c *Claims) Update(ctx context.Context, cl *Claim) error {
 	if cl.Revision == 0 {
 		return errors.New("update claim: no revision (claim not read from the store)")
 	}
-	if _, err := c.kv(); err != nil {
+	kv, err := c.kv()
+	if err != nil {
 		return fmt.Errorf("update claim: %w", err)
 	}
-	data, err := encodeClaim(cl)
+	data, err := marshal(cl)
 	if err != nil {
 		return fmt.Errorf("update claim: %w: %w", ErrUnencodable, err)
 	}
-	rev, err := c.put(ctx, key(cl.CommandID), data, cl.Revision)
-	if wrongLastSequence(err) {
+	// ErrKeyRevisionMismatch covers both codes of a stale revision (10071;
+	// 10164 on replicated streams).
+	rev, err := kv.Update(ctx, key(cl.CommandID), data, cl.Revision)
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 		return fmt.Errorf("update claim: %w", ErrConflict)
 	}
 	if err != nil {
@@ -216,16 +211,12 @@ func (c *Claims) ReserveProcessID(ctx context.Context, processID, commandID stri
 		return "", fmt.Errorf("reserve processId: %w", err)
 	}
 	k := ProcessKey(processID)
-	for attempt := range 3 {
-		if attempt == 0 {
-			_, err = c.put(ctx, k, []byte(commandID), 0)
-		} else {
-			_, err = kv.Create(ctx, k, []byte(commandID))
-		}
+	for range 3 {
+		_, err = kv.Create(ctx, k, []byte(commandID))
 		if err == nil {
 			return commandID, nil
 		}
-		if !wrongLastSequence(err) && !errors.Is(err, jetstream.ErrKeyExists) {
+		if !errors.Is(err, jetstream.ErrKeyExists) {
 			return "", fmt.Errorf("reserve processId: %w", err)
 		}
 		e, err := kv.Get(ctx, k)
@@ -238,20 +229,4 @@ func (c *Claims) ReserveProcessID(ctx context.Context, processID, commandID stri
 		return string(e.Value()), nil
 	}
 	return "", errors.New("reserve processId: key kept vanishing")
-}
-
-// put stores data under key if the key's last revision is rev (0: the key
-// has no entry), as the bucket's Update does, and returns the new revision.
-// It publishes through Bus.publish; keys are base64url, always valid.
-func (c *Claims) put(ctx context.Context, key string, data []byte, rev uint64) (uint64, error) {
-	m := &nats.Msg{
-		Subject: "$KV." + c.b.names.state + "." + key,
-		Header:  nats.Header{jetstream.ExpectedLastSubjSeqHeader: []string{strconv.FormatUint(rev, 10)}},
-		Data:    data,
-	}
-	ack, err := c.b.publish(ctx, m)
-	if err != nil {
-		return 0, err
-	}
-	return ack.Sequence, nil
 }

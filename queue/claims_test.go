@@ -1,6 +1,7 @@
 package queue_test
 
 import (
+	"encoding/base64"
 	"errors"
 	"reflect"
 	"sync"
@@ -165,5 +166,51 @@ func TestUnencodableClaimIsErrUnencodable(t *testing.T) {
 	ev := queue.NewEvent("src", "", queue.EventData{CommandID: "c", Action: "cancel-offering.*", Outcome: "rejected"}, time.Now())
 	if _, err := b.PublishEvent(ctx, ev, queue.Trace{}); !errors.Is(err, queue.ErrUnencodable) {
 		t.Errorf("PublishEvent on a wildcard token: %v, want ErrUnencodable", err)
+	}
+}
+
+// TestClaimsCreateAfterDelete: a key whose last entry is a delete or purge
+// marker (an operator's `nats kv del`) counts as absent, for claims and for
+// processId reservations alike.
+func TestClaimsCreateAfterDelete(t *testing.T) {
+	url, _, _ := queuetest.StartServer(t)
+	b := provisioned(t, url, nil)
+	ctx := testCtx(t)
+	claims := b.Claims()
+	kv, err := b.JetStream().KeyValue(ctx, "TXWORKER_STATE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, remove := range []struct {
+		name, pid string
+		f         func(key string) error
+	}{
+		{"deleted", "2159457f-0167-4e93-a969-9cf0db05e0bf", func(k string) error { return kv.Delete(ctx, k) }},
+		{"purged", "3159457f-0167-4e93-a969-9cf0db05e0bf", func(k string) error { return kv.Purge(ctx, k) }},
+	} {
+		t.Run(remove.name, func(t *testing.T) {
+			pid := remove.pid
+			id := "c-" + remove.name
+			if _, created, err := claims.Create(ctx, &queue.Claim{CommandID: id, State: queue.StateReceived}); err != nil || !created {
+				t.Fatalf("Create: created %v, %v", created, err)
+			}
+			if err := remove.f(base64.RawURLEncoding.EncodeToString([]byte(id))); err != nil {
+				t.Fatal(err)
+			}
+			again, created, err := claims.Create(ctx, &queue.Claim{CommandID: id, State: queue.StateCalling})
+			if err != nil || !created || again.State != queue.StateCalling || again.Revision == 0 {
+				t.Fatalf("Create after the key was %s: %+v, created %v, %v", remove.name, again, created, err)
+			}
+
+			if owner, err := claims.ReserveProcessID(ctx, pid, "old-"+remove.name); err != nil || owner != "old-"+remove.name {
+				t.Fatalf("ReserveProcessID: %q, %v", owner, err)
+			}
+			if err := remove.f(queue.ProcessKey(pid)); err != nil {
+				t.Fatal(err)
+			}
+			if owner, err := claims.ReserveProcessID(ctx, pid, "new-"+remove.name); err != nil || owner != "new-"+remove.name {
+				t.Fatalf("ReserveProcessID after the key was %s: %q, %v; want the new command", remove.name, owner, err)
+			}
+		})
 	}
 }

@@ -80,7 +80,7 @@ type Command struct {
 type ErrorInfo struct {
 	Code       string `json:"code"`
 	Message    string `json:"message"`
-	HTTPStatus int    `json:"httpStatus,omitempty"`
+	HTTPStatus int    `json:"httpStatus,omitzero"`
 }
 
 // EventData is the data of an event (SPEC §4).

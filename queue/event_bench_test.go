@@ -19,20 +19,21 @@ func benchData() EventData {
 }
 
 // BenchmarkEventEncode builds an event (NewEvent) and encodes it as the
-// CloudEvents JSON body that is published, once per event: "append" is
-// the encoder PublishEvent uses, "marshal" encoding/json (the reference).
+// CloudEvents JSON body that is published, once per event: "jsonv2" is
+// the encoder PublishEvent uses, "encoding-json" encoding/json (the
+// reference).
 func BenchmarkEventEncode(b *testing.B) {
 	d, now := benchData(), time.Now()
-	b.Run("append", func(b *testing.B) {
+	b.Run("jsonv2", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			ev := NewEvent("txworker", "USS3JKS01I00", d, now)
-			if _, err := encodeEvent(&ev); err != nil {
+			if _, err := marshal(&ev); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
-	b.Run("marshal", func(b *testing.B) {
+	b.Run("encoding-json", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			ev := NewEvent("txworker", "USS3JKS01I00", d, now)
@@ -44,8 +45,9 @@ func BenchmarkEventEncode(b *testing.B) {
 }
 
 // BenchmarkClaimEncode encodes a claim as Claims.Update stores it (three
-// to four times per command; "append", and encoding/json as "marshal")
-// and decodes it as Claims.Get reads it.
+// to four times per command; "jsonv2", and encoding/json as
+// "encoding-json") and decodes it as Claims.Get reads it (and encoding/json
+// as "encoding-json-decode").
 func BenchmarkClaimEncode(b *testing.B) {
 	t := time.Date(2026, 11, 21, 11, 2, 1, 0, time.UTC)
 	cl := &Claim{
@@ -55,15 +57,15 @@ func BenchmarkClaimEncode(b *testing.B) {
 		Attempts: 1, ReceivedAt: t, AcceptedAt: t.Add(time.Second), Deadline: t.Add(30 * time.Minute),
 		Trace: Trace{Parent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
 	}
-	b.Run("append", func(b *testing.B) {
+	b.Run("jsonv2", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := encodeClaim(cl); err != nil {
+			if _, err := marshal(cl); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
-	b.Run("marshal", func(b *testing.B) {
+	b.Run("encoding-json", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := json.Marshal(cl); err != nil {
@@ -75,12 +77,52 @@ func BenchmarkClaimEncode(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Run("unmarshal", func(b *testing.B) {
+	b.Run("jsonv2-decode", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var c Claim
+			if err := decodeClaim(data, &c); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json-decode", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		b.ReportAllocs()
 		for b.Loop() {
 			var c Claim
 			if err := json.Unmarshal(data, &c); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkDecodeTrack decodes a tracking message as the poller does for
+// every message it fetches ("jsonv2", DecodeTrack), and with encoding/json.
+func BenchmarkDecodeTrack(b *testing.B) {
+	tr := typicalTrack()
+	data, err := marshal(&tr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("jsonv2", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var tr Track
+			if err := DecodeTrack(data, &tr); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var tr Track
+			if err := json.Unmarshal(data, &tr); err != nil {
 				b.Fatal(err)
 			}
 		}

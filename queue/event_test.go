@@ -2,12 +2,14 @@ package queue_test
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/txworker/txworker/queue"
 	"github.com/txworker/txworker/queue/queuetest"
@@ -182,5 +184,39 @@ func TestPublishTrackDedupe(t *testing.T) {
 	}
 	if n, err := b.TrackingPending(ctx); err != nil || n != 1 {
 		t.Errorf("TrackingPending = %d, %v", n, err)
+	}
+}
+
+// TestPublishExpectsItsStream: events and tracking messages are published
+// with the stream they belong to as the expected stream, so a stream of
+// another name that has taken their subjects refuses them (API error 10060)
+// instead of storing them.
+func TestPublishExpectsItsStream(t *testing.T) {
+	url, _, _ := queuetest.StartServer(t)
+	b := provisioned(t, url, nil)
+	ctx := testCtx(t)
+	js := b.JetStream()
+	for _, s := range []string{"TXWORKER_EVENTS", "TXWORKER_TRACKING"} {
+		if err := js.DeleteStream(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	impostor, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "IMPOSTOR", Subjects: []string{"txworker.evt.>", "txworker.track.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	notMatch := func(what string, err error) {
+		t.Helper()
+		var apiErr *jetstream.APIError
+		if !errors.As(err, &apiErr) || apiErr.ErrorCode != 10060 {
+			t.Errorf("%s into another stream: %v, want API error 10060 (expected stream does not match)", what, err)
+		}
+	}
+	_, err = b.PublishEvent(ctx, queue.EventFromClaim("txworker", failedClaim()), queue.Trace{})
+	notMatch("PublishEvent", err)
+	notMatch("PublishTrack", b.PublishTrack(ctx, queue.Track{CommandID: "c-1", Action: "reject-asset"}))
+	info, err := impostor.Info(ctx)
+	if err != nil || info.State.Msgs != 0 {
+		t.Errorf("the other stream holds %d messages (%v), want 0", info.State.Msgs, err)
 	}
 }

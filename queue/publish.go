@@ -22,14 +22,14 @@ type Track struct {
 	ReceivedAt      time.Time `json:"receivedAt,omitzero"`
 	AcceptedAt      time.Time `json:"acceptedAt,omitzero"`
 	Deadline        time.Time `json:"deadline,omitzero"`
-	Attempts        int       `json:"attempts,omitempty"`
-	Lookups         int       `json:"lookups,omitempty"`
-	StreamSeq       uint64    `json:"streamSeq,omitempty"` // the command message's
+	Attempts        int       `json:"attempts,omitzero"`
+	Lookups         int       `json:"lookups,omitzero"`
+	StreamSeq       uint64    `json:"streamSeq,omitzero"` // the command message's
 	Trace           Trace     `json:"trace,omitzero"`
 	// ClaimRevision is the claim's revision when the command was handed to
 	// tracking: the settle compare-and-sets the claim rebuilt from this
 	// message at it and reads the claim only when it has changed since.
-	ClaimRevision uint64 `json:"claimRevision,omitempty"`
+	ClaimRevision uint64 `json:"claimRevision,omitzero"`
 }
 
 // PublishEvent publishes ev to {prefix}.evt.{action}.{outcome} (taken from
@@ -43,17 +43,15 @@ func (b *Bus) PublishEvent(ctx context.Context, ev Event, tr Trace) (dup bool, e
 	if err != nil {
 		return false, fmt.Errorf("publish event %s: %w", ev.ID, err)
 	}
-	data, err := encodeEvent(&ev)
+	data, err := marshal(&ev)
 	if err != nil {
 		return false, fmt.Errorf("publish event %s: %w: %w", ev.ID, ErrUnencodable, err)
 	}
 	m := nats.NewMsg(subject)
 	m.Data = data
-	m.Header[jetstream.MsgIDHeader] = []string{ev.ID}
 	m.Header["Content-Type"] = []string{ContentType}
-	m.Header[jetstream.ExpectedStreamHeader] = []string{b.names.events}
 	tr.Apply(m.Header)
-	ack, err := b.publish(ctx, m)
+	ack, err := b.js.PublishMsg(ctx, m, jetstream.WithMsgID(ev.ID), jetstream.WithExpectStream(b.names.events))
 	if err != nil {
 		return false, fmt.Errorf("publish event %s: %w", ev.ID, err)
 	}
@@ -71,17 +69,16 @@ func (b *Bus) PublishTrack(ctx context.Context, t Track) error {
 	if err := checkTokens(t.Action); err != nil {
 		return fmt.Errorf("publish track %s: %w", t.CommandID, err)
 	}
-	data, err := encodeTrack(&t)
+	data, err := marshal(&t)
 	if err != nil {
 		return fmt.Errorf("publish track %s: %w: %w", t.CommandID, ErrUnencodable, err)
 	}
 	m := nats.NewMsg(b.trackSubject(t.Action))
 	m.Data = data
-	m.Header[jetstream.MsgIDHeader] = []string{t.CommandID + ":track"}
 	m.Header["Content-Type"] = []string{"application/json"}
-	m.Header[jetstream.ExpectedStreamHeader] = []string{b.names.tracking}
 	t.Trace.Apply(m.Header)
-	if _, err := b.publish(ctx, m); err != nil {
+	_, err = b.js.PublishMsg(ctx, m, jetstream.WithMsgID(t.CommandID+":track"), jetstream.WithExpectStream(b.names.tracking))
+	if err != nil {
 		return fmt.Errorf("publish track %s: %w", t.CommandID, err)
 	}
 	return nil
