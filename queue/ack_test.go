@@ -11,7 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/txworker/txworker/queue/queuetest"
+	"github.com/txworker/txworker/internal/natstest"
 )
 
 // ackCases are acknowledgements as the server writes them and odd ones.
@@ -62,7 +62,7 @@ var ackCases = []string{
 // through a responder on a real server: both must give the same
 // acknowledgement, or errors that match the same sentinel and API error code.
 func TestPublishAckMatchesJetStream(t *testing.T) {
-	url, _, _ := queuetest.StartServer(t)
+	url := natstest.Start(t, natstest.Options{}).URL()
 	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)

@@ -9,8 +9,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/txworker/txworker/internal/natstest"
 	"github.com/txworker/txworker/queue"
-	"github.com/txworker/txworker/queue/queuetest"
 )
 
 var (
@@ -120,7 +120,7 @@ func TestTraceCaseExact(t *testing.T) {
 // TestPublishEvent checks subject, headers as they arrive over NATS, body and
 // dedupe.
 func TestPublishEvent(t *testing.T) {
-	url, _, _ := queuetest.StartServer(t)
+	url := natstest.Start(t, natstest.Options{}).URL()
 	b := provisioned(t, url, nil)
 	ctx := testCtx(t)
 	cl := failedClaim()
@@ -161,7 +161,7 @@ func TestPublishEvent(t *testing.T) {
 }
 
 func TestPublishTrackDedupe(t *testing.T) {
-	url, _, _ := queuetest.StartServer(t)
+	url := natstest.Start(t, natstest.Options{}).URL()
 	b := provisioned(t, url, nil)
 	ctx := testCtx(t)
 	tr := queue.Track{CommandID: "c-1", Action: "reject-asset", OrchestrationID: "o-1", AcceptedAt: accepted,

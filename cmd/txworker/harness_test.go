@@ -16,9 +16,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/txworker/txworker/internal/natstest"
 	"github.com/txworker/txworker/platform/platformtest"
 	"github.com/txworker/txworker/queue"
-	"github.com/txworker/txworker/queue/queuetest"
 )
 
 // syncBuffer is an io.Writer safe for concurrent use.
@@ -57,7 +57,15 @@ type testEnv struct {
 
 func newTestEnv(t *testing.T, simCfg platformtest.Config) *testEnv {
 	t.Helper()
-	url, restart, stop := queuetest.StartServer(t)
+	ns := natstest.Start(t, natstest.Options{})
+	url := ns.URL()
+	restart := func() {
+		t.Helper()
+		if err := ns.Restart(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop := ns.Stop
 	if simCfg.StepDuration == [2]time.Duration{} {
 		simCfg.StepDuration = [2]time.Duration{50 * time.Millisecond, 150 * time.Millisecond}
 	}

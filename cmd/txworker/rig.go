@@ -14,15 +14,13 @@ package main
 //	w.Kill(); w.Start(ctx)                        // SIGKILL and restart a replica
 //	r.NATS.Restart()                              // same port, same store
 //
-// Pieces: natsNode (this file) is an embedded NATS server with JetStream
-// that can be stopped and started again on the same port and store;
-// replica (loadreplica.go) is one `txworker run` OS process;
+// Pieces: natstest.Server is an embedded NATS server with JetStream that
+// can be stopped and started again on the same port and store; replica (loadreplica.go) is one `txworker run` OS process;
 // commandGen (loadgen.go) makes valid commands; collector (loadevents.go)
 // follows the events stream with an ordered consumer.
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -31,125 +29,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"github.com/txworker/txworker/internal/natstest"
 	"github.com/txworker/txworker/platform/platformtest"
 	"github.com/txworker/txworker/queue"
 )
-
-// natsNode is an embedded NATS server with JetStream on 127.0.0.1. Stop
-// and Start bring the same server back on the same port with the same file
-// store, so streams, consumers, messages and key-value entries survive (a
-// NATS restart for chaos runs). Its methods are safe for concurrent use.
-type natsNode struct {
-	mu    sync.Mutex
-	opts  server.Options // Port pinned after the first start
-	srv   *server.Server // nil while stopped
-	url   string
-	owned bool // the store directory is ours to remove on Close
-}
-
-// startNATSNode starts a server whose store is dir ("" → a new temporary
-// directory, removed by Close). The port is picked at random once and kept
-// for every later Start.
-func startNATSNode(dir string) (*natsNode, error) {
-	n := &natsNode{}
-	if dir == "" {
-		d, err := os.MkdirTemp("", "txworker-rig-nats-*")
-		if err != nil {
-			return nil, fmt.Errorf("store directory: %w", err)
-		}
-		dir, n.owned = d, true
-	}
-	n.opts = server.Options{
-		ServerName: "txworker-rig",
-		Host:       "127.0.0.1",
-		Port:       server.RANDOM_PORT,
-		JetStream:  true,
-		StoreDir:   dir,
-		NoLog:      true,
-		NoSigs:     true,
-		MaxPayload: 1 << 20,
-	}
-	if err := n.Start(); err != nil {
-		if n.owned {
-			_ = os.RemoveAll(dir)
-		}
-		return nil, err
-	}
-	return n, nil
-}
-
-// URL is the client URL; it stays the same across Stop and Start.
-func (n *natsNode) URL() string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.url
-}
-
-// Dir is the store directory.
-func (n *natsNode) Dir() string { return n.opts.StoreDir }
-
-// Running reports whether the server is up.
-func (n *natsNode) Running() bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.srv != nil
-}
-
-// Start starts the server if it is stopped and returns when it accepts
-// connections (at most 30 s, JetStream recovers its store first).
-func (n *natsNode) Start() error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.srv != nil {
-		return nil
-	}
-	o := n.opts
-	srv, err := server.NewServer(&o)
-	if err != nil {
-		return fmt.Errorf("nats server: %w", err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(30 * time.Second) {
-		srv.Shutdown()
-		return errors.New("nats server did not become ready in 30s")
-	}
-	n.srv = srv
-	n.url = srv.ClientURL()
-	n.opts.Port = srv.Addr().(*net.TCPAddr).Port
-	return nil
-}
-
-// Stop shuts the server down (clients see a disconnect) and waits until it
-// has stopped; the store stays. Stopping a stopped server does nothing.
-func (n *natsNode) Stop() {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.srv == nil {
-		return
-	}
-	n.srv.Shutdown()
-	n.srv.WaitForShutdown()
-	n.srv = nil
-}
-
-// Restart is Stop then Start.
-func (n *natsNode) Restart() error {
-	n.Stop()
-	return n.Start()
-}
-
-// Close stops the server and removes the store if Start created it.
-func (n *natsNode) Close() {
-	n.Stop()
-	if n.owned {
-		_ = os.RemoveAll(n.opts.StoreDir)
-	}
-}
 
 // rigConfig configures a rig. The zero value works.
 type rigConfig struct {
@@ -185,7 +72,7 @@ type rigConfig struct {
 type rig struct {
 	cfg     rigConfig
 	Dir     string
-	NATS    *natsNode
+	NATS    *natstest.Server
 	Sim     *platformtest.Simulator
 	SimURL  string // base URL of the simulator as the replicas reach it
 	simSrv  *http.Server
@@ -226,7 +113,7 @@ func startRig(ctx context.Context, cfg rigConfig) (_ *rig, err error) {
 			r.Close()
 		}
 	}()
-	if r.NATS, err = startNATSNode(filepath.Join(r.Dir, "nats")); err != nil {
+	if r.NATS, err = natstest.New(natstest.Options{Name: "txworker-rig", StoreDir: filepath.Join(r.Dir, "nats"), MaxPayload: 1 << 20}); err != nil {
 		return nil, err
 	}
 	bus, err := queue.Connect(ctx, queue.Config{URL: r.NATS.URL(), Prefix: r.prefix, Provision: true, Name: "txworker-rig"}, r.log)
@@ -398,7 +285,7 @@ func (r *rig) Close() {
 		_ = r.simSrv.Close()
 	}
 	if r.NATS != nil {
-		r.NATS.Close()
+		r.NATS.Shutdown()
 	}
 	if r.ownsDir {
 		_ = os.RemoveAll(r.Dir)

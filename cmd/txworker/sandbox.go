@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/txworker/txworker/internal/natstest"
 	"github.com/txworker/txworker/platform/platformtest"
 )
 
@@ -33,14 +34,20 @@ func cmdSandbox(ctx context.Context, args []string, getenv func(string) string, 
 	if done, err := parseCommand(fs, args); done {
 		return err
 	}
-	ns, err := startNATS(*natsPort)
-	if err != nil && *natsPort != -1 {
-		ns, err = startNATS(-1)
+	port := *natsPort
+	if port == 0 { // nats-server's meaning of 0: its default port
+		port = 4222
+	}
+	nopts := natstest.Options{Name: "txworker-sandbox", Port: port, MaxPayload: 1 << 20, ReadyTimeout: 10 * time.Second}
+	ns, err := natstest.New(nopts)
+	if err != nil && port != natstest.RandomPort {
+		nopts.Port = natstest.RandomPort
+		ns, err = natstest.New(nopts)
 	}
 	if err != nil {
 		return err
 	}
-	defer ns.Close()
+	defer ns.Shutdown()
 	sim, err := platformtest.Start(platformtest.Config{
 		StepDuration: [2]time.Duration{300 * time.Millisecond, 1500 * time.Millisecond},
 		Steps:        [2]int{1, 3},
@@ -83,7 +90,7 @@ func cmdSandbox(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	logPath := *logFile
 	if logPath == "" {
-		logPath = ns.dir + ".log"
+		logPath = ns.StoreDir() + ".log"
 	}
 	lf, err := os.Create(logPath)
 	if err != nil {

@@ -19,9 +19,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/txworker/txworker/internal/natstest"
 	"github.com/txworker/txworker/platform/platformtest"
 	"github.com/txworker/txworker/queue"
-	"github.com/txworker/txworker/queue/queuetest"
 )
 
 // Distinctive secret values: if any of them (or a token the simulator
@@ -485,7 +485,7 @@ func TestConfigErrorsDoNotEchoSecrets(t *testing.T) {
 		t.Fatal(serr)
 	}
 	t.Cleanup(sim.Close)
-	natsURL, _, _ := queuetest.StartServer(t)
+	natsURL := natstest.Start(t, natstest.Options{}).URL()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
 	done := make(chan error, 1)
