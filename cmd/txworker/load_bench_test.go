@@ -10,11 +10,12 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/txworker/txworker/internal/app"
 	"github.com/txworker/txworker/platform/platformtest"
 )
 
 // The benchmarks here run the load scenarios with the worker inside the
-// test process (startService, as `txworker sandbox` does), so that
+// test process (app.Start, as `txworker sandbox` does), so that
 //
 //	go test ./cmd/txworker -run '^$' -bench 'Load/intake' -benchtime 20000x -cpuprofile cpu.out
 //
@@ -41,12 +42,12 @@ func inProcessWorker(b *testing.B, ctx context.Context, sim platformtest.Config,
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := startService(ctx, cfg, zap.NewNop())
+	s, err := app.Start(ctx, cfg, app.Options{Logger: zap.NewNop()})
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = s.shutdown(10 * time.Second) })
-	if err := waitReady(ctx, s, 30*time.Second); err != nil {
+	b.Cleanup(func() { _ = s.Shutdown(10 * time.Second) })
+	if err := s.WaitReady(ctx, 30*time.Second); err != nil {
 		b.Fatal(err)
 	}
 	col, err := r.Collect(ctx)

@@ -34,6 +34,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"github.com/txworker/txworker/internal/app"
 	"github.com/txworker/txworker/platform"
 	"github.com/txworker/txworker/queue"
 	"github.com/txworker/txworker/worker"
@@ -66,7 +67,7 @@ func cmdLoadReference(ctx context.Context, args []string, getenv func(string) st
 	if fs.NArg() != 1 || !slices.Contains(referenceModes, fs.Arg(0)) {
 		return &usageError{msg: fmt.Sprintf("load-reference takes one mode, %s; got %q", strings.Join(referenceModes, " or "), fs.Args())}
 	}
-	return serveSettings(ctx, v, fs.Arg(0), getenv, stdout)
+	return serveSettings(ctx, v, referenceIntake(fs.Arg(0)), getenv, stdout)
 }
 
 // reference consumes commands the way the reference mode says.
@@ -78,6 +79,18 @@ type reference struct {
 	slots  chan struct{} // one per command in hand
 	log    *zap.Logger
 	cancel platform.Action
+}
+
+// referenceIntake puts a reference consumer of the mode in the worker's
+// place in an app replica.
+func referenceIntake(mode string) app.Intake {
+	return func(ctx context.Context, p app.Parts) (func(context.Context) error, error) {
+		r, err := newReference(ctx, mode, p.Bus, p.JM, p.Config.Worker.Concurrency, p.Logger)
+		if err != nil {
+			return nil, err
+		}
+		return r.Run, nil
+	}
 }
 
 // newReference binds a reference consumer to a provisioned bus.

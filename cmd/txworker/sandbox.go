@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/txworker/txworker/internal/app"
 	"github.com/txworker/txworker/internal/natstest"
 	"github.com/txworker/txworker/platform/platformtest"
 )
@@ -101,20 +102,20 @@ func cmdSandbox(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	s, err := startService(ctx, cfg, logger)
+	s, err := app.Start(ctx, cfg, app.Options{Logger: logger})
 	if err != nil {
 		return err
 	}
 	fmt.Fprint(stdout, sandboxBanner(ns.URL(), sim.URL(), s.Addr(), logPath))
 	if *demo {
 		derr := runDemo(ctx, ns.URL(), cfg.Queue.Prefix, sim, s, *timeout, stdout)
-		serr := s.shutdown(cfg.ShutdownTimeout)
+		serr := s.Shutdown(cfg.ShutdownTimeout)
 		return errors.Join(derr, serr)
 	}
 	fmt.Fprintln(stdout, "\nready; Ctrl-C stops the sandbox")
 	<-ctx.Done()
 	logger.Info("sandbox stopping", zap.String("reason", "signal"))
-	return s.shutdown(cfg.ShutdownTimeout)
+	return s.Shutdown(cfg.ShutdownTimeout)
 }
 
 // sandboxBanner is what the sandbox prints once it runs. Its publishing
