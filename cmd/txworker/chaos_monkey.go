@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/txworker/txworker/internal/rig"
 	"github.com/txworker/txworker/platform/platformtest"
 )
 
@@ -36,14 +37,14 @@ var chaosPhases = []struct {
 // restarts NATS, and switches the simulator's faults. It keeps the worker
 // metrics each killed process reported just before it died.
 type monkey struct {
-	r    *rig
-	reps []*replica
+	r    *rig.Rig
+	reps []*rig.Replica
 	o    chaosOptions
 	out  io.Writer
 
 	mu         sync.Mutex
 	rng        *rand.Rand
-	restarting map[*replica]bool
+	restarting map[*rig.Replica]bool
 	kills      int
 	restarts   int
 	phases     int
@@ -53,9 +54,9 @@ type monkey struct {
 	wg         sync.WaitGroup
 }
 
-func newMonkey(r *rig, reps []*replica, o chaosOptions) *monkey {
+func newMonkey(r *rig.Rig, reps []*rig.Replica, o chaosOptions) *monkey {
 	return &monkey{r: r, reps: reps, o: o, out: o.out, rng: rand.New(rand.NewPCG(uint64(o.seed), 6)),
-		restarting: map[*replica]bool{}, dead: map[string]float64{}}
+		restarting: map[*rig.Replica]bool{}, dead: map[string]float64{}}
 }
 
 // jitter is d ± 50 %.
@@ -79,7 +80,7 @@ func (m *monkey) killLoop(ctx context.Context) {
 	}
 	for sleepCtx(ctx, m.jitter(m.o.killEvery)) {
 		m.mu.Lock()
-		var up []*replica
+		var up []*rig.Replica
 		for _, p := range m.reps {
 			if p.Running() && !m.restarting[p] {
 				up = append(up, p)
@@ -111,7 +112,7 @@ func (m *monkey) killLoop(ctx context.Context) {
 }
 
 // bringBack starts p until it is ready (NATS may be down meanwhile).
-func (m *monkey) bringBack(ctx context.Context, p *replica) {
+func (m *monkey) bringBack(ctx context.Context, p *rig.Replica) {
 	defer func() {
 		m.mu.Lock()
 		delete(m.restarting, p)
@@ -206,7 +207,7 @@ func (m *monkey) settle(ctx context.Context) {
 
 // bank adds what p's process reported on /metrics (its counters die with
 // it) to the totals of processes that are gone.
-func (m *monkey) bank(p *replica) {
+func (m *monkey) bank(p *rig.Replica) {
 	series, err := scrapeCounters(p.Addr())
 	if err != nil {
 		m.note("metrics of %s before its end: %v", p.Name, err)

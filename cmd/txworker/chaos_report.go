@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/txworker/txworker/internal/rig"
 	"io"
 	"regexp"
 	"sort"
@@ -57,7 +58,7 @@ func authCode(code string) bool {
 	return code == "AU0001" || code == "unauthorized" || code == "HTTP_401"
 }
 
-func buildChaosReport(o chaosOptions, r *rig, f *feeder, col *collector, m *monkey, live map[string]float64,
+func buildChaosReport(o chaosOptions, r *rig.Rig, f *feeder, col *rig.Collector, m *monkey, live map[string]float64,
 	start time.Time, intake time.Duration) *chaosReport {
 	rep := &chaosReport{o: o, elapsed: time.Since(start), intake: intake, byKind: map[chaosKind]int{}, outcomes: map[string]int{}}
 	f.mu.Lock()
@@ -85,7 +86,7 @@ func buildChaosReport(o chaosOptions, r *rig, f *feeder, col *collector, m *monk
 		known[id] = true
 	}
 	var stray []string
-	col.Each(func(id string, rec record) {
+	col.Each(func(id string, rec rig.Record) {
 		if !known[id] {
 			stray = append(stray, id)
 		}
@@ -143,7 +144,7 @@ func buildChaosReport(o chaosOptions, r *rig, f *feeder, col *collector, m *monk
 }
 
 // judge says what is wrong with how a command ended, or "".
-func (rep *chaosReport) judge(r *rig, c chaosCommand, rec record) string {
+func (rep *chaosReport) judge(r *rig.Rig, c chaosCommand, rec rig.Record) string {
 	code := rec.ErrorCode
 	switch c.kind {
 	case kindRejected:

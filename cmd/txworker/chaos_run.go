@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/txworker/txworker/internal/rig"
 	"github.com/txworker/txworker/platform/platformtest"
 )
 
@@ -37,7 +38,7 @@ func runChaos(ctx context.Context, o chaosOptions) (*chaosReport, error) {
 		AutoCreate: true, NoDedupe: true, LogSize: -1, Seed: o.seed,
 		StepDuration: [2]time.Duration{200 * time.Millisecond, time.Second},
 	}
-	r, err := startRig(ctx, rigConfig{Binary: o.binary, KeepDir: o.keep, Sim: sim, Env: chaosEnv})
+	r, err := rig.Start(ctx, rig.Config{Binary: o.binary, KeepDir: o.keep, Sim: sim, Env: chaosEnv})
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +146,7 @@ wait:
 	return rep, nil
 }
 
-func chaosProgress(o chaosOptions, f *feeder, col *collector, m *monkey, start time.Time) {
+func chaosProgress(o chaosOptions, f *feeder, col *rig.Collector, m *monkey, start time.Time) {
 	acc, ended, _ := col.Counts()
 	kills, restarts, _ := m.counts()
 	fmt.Fprintf(o.out, "  … %5.0fs  published %d/%d  accepted %d  ended %d  kills %d  NATS restarts %d\n",
@@ -155,8 +156,8 @@ func chaosProgress(o chaosOptions, f *feeder, col *collector, m *monkey, start t
 // waitBusIdle waits until neither the command nor the tracking consumer has
 // anything pending or unacknowledged: no handler runs and none will, so no
 // event can come after the count.
-func waitBusIdle(ctx context.Context, r *rig) error {
-	base := strings.TrimSuffix(r.events, "_EVENTS")
+func waitBusIdle(ctx context.Context, r *rig.Rig) error {
+	base := strings.TrimSuffix(r.Events, "_EVENTS")
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	for {

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/txworker/txworker/internal/natstest"
+	"github.com/txworker/txworker/internal/sandbox"
 	"github.com/txworker/txworker/platform/platformtest"
 	"github.com/txworker/txworker/queue"
 )
@@ -92,11 +93,11 @@ func (e *testEnv) env(extra map[string]string) func(string) string {
 	base := map[string]string{
 		"TXWORKER_NATS_URL":            e.natsURL,
 		"TXWORKER_PLATFORM_URL":        e.sim.URL(),
-		"TXWORKER_CLIENT_ID":           sandboxClientID,
-		"TXWORKER_CLIENT_SECRET":       sandboxClientSecret,
+		"TXWORKER_CLIENT_ID":           sandbox.ClientID,
+		"TXWORKER_CLIENT_SECRET":       sandbox.ClientSecret,
 		"TXWORKER_JM_URL":              e.sim.URL(),
-		"TXWORKER_JM_USERNAME":         sandboxJMUser,
-		"TXWORKER_JM_PASSWORD":         sandboxJMPassword,
+		"TXWORKER_JM_USERNAME":         sandbox.JMUser,
+		"TXWORKER_JM_PASSWORD":         sandbox.JMPassword,
 		"TXWORKER_ALLOW_INSECURE_HTTP": "true",
 		"TXWORKER_HTTP_ADDR":           "127.0.0.1:0",
 		"TXWORKER_POLL_INTERVAL":       "100ms",

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/txworker/txworker/internal/app"
+	"github.com/txworker/txworker/internal/rig"
 	"github.com/txworker/txworker/platform/platformtest"
 )
 
@@ -26,9 +27,9 @@ import (
 
 // inProcessWorker starts a rig and one in-process service with the rig's
 // worker environment plus extra.
-func inProcessWorker(b *testing.B, ctx context.Context, sim platformtest.Config, extra map[string]string) (*rig, *collector) {
+func inProcessWorker(b *testing.B, ctx context.Context, sim platformtest.Config, extra map[string]string) (*rig.Rig, *rig.Collector) {
 	b.Helper()
-	r, err := startRig(ctx, rigConfig{Binary: "/nonexistent", Sim: sim})
+	r, err := rig.Start(ctx, rig.Config{Binary: "/nonexistent", Sim: sim})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -76,8 +77,8 @@ func BenchmarkLoad(b *testing.B) {
 		actions []string
 		intake  bool
 	}{
-		{"intake", oneStep(10*time.Minute, 10*time.Minute), corastoneLoadActions(), true},
-		{"burst", oneStep(time.Second, 20*time.Second), corastoneLoadActions(), false},
+		{"intake", oneStep(10*time.Minute, 10*time.Minute), rig.CorastoneActions(), true},
+		{"burst", oneStep(time.Second, 20*time.Second), rig.CorastoneActions(), false},
 		{"sync", platformtest.Config{AutoCreate: true, LogSize: -1}, []string{"cancel-txn"}, false},
 	}
 	for _, tc := range cases {
@@ -88,7 +89,7 @@ func BenchmarkLoad(b *testing.B) {
 			r, col := inProcessWorker(b, ctx, tc.sim, map[string]string{"TXWORKER_CONCURRENCY": benchConcurrency(),
 				"TXWORKER_POLL_INTERVAL": "2s", "TXWORKER_POLL_MAX_INTERVAL": "2s"})
 			s := scenario{name: tc.name, count: b.N, actions: tc.actions}
-			d := &driver{r: r, col: col, gen: newCommandGen(runID()), s: &s}
+			d := &driver{r: r, col: col, gen: rig.NewCommandGen(runID()), s: &s}
 			b.ResetTimer()
 			start := time.Now()
 			if err := d.burst(ctx); err != nil {

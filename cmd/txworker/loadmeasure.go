@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/txworker/txworker/internal/rig"
 	"io"
 	"net/http"
 	"os"
@@ -94,7 +95,7 @@ type intakeFigures struct {
 
 // measureIntake waits until all count commands are accepted and returns
 // the CPU spent since at (taken at start).
-func measureIntake(ctx context.Context, col *collector, reps []*replica, count int, at cpuReading, start time.Time) (*intakeFigures, error) {
+func measureIntake(ctx context.Context, col *rig.Collector, reps []*rig.Replica, count int, at cpuReading, start time.Time) (*intakeFigures, error) {
 	if err := col.WaitAccepted(ctx, count); err != nil {
 		return nil, err
 	}
@@ -122,7 +123,7 @@ type holdFigures struct {
 // the worker's CPU and poll rate until firstEnd, when the first
 // orchestration can end (less a second). It returns nil figures if that
 // window is shorter than 5 s.
-func measureHold(ctx context.Context, r *rig, col *collector, reps []*replica, count int, firstEnd time.Time) (*holdFigures, error) {
+func measureHold(ctx context.Context, r *rig.Rig, col *rig.Collector, reps []*rig.Replica, count int, firstEnd time.Time) (*holdFigures, error) {
 	if err := col.WaitAccepted(ctx, count); err != nil {
 		return nil, err
 	}
@@ -161,14 +162,14 @@ func measureHold(ctx context.Context, r *rig, col *collector, reps []*replica, c
 
 // cpuReading is a reading of the worker replicas' resources (summed) and of
 // this process's (the NATS server, the simulator, the driver).
-type cpuReading struct{ workers, self procStats }
+type cpuReading struct{ workers, self rig.ProcStats }
 
-func takeUsage(reps []*replica) (cpuReading, error) {
+func takeUsage(reps []*rig.Replica) (cpuReading, error) {
 	w, err := sumUsage(reps)
 	if err != nil {
 		return cpuReading{}, err
 	}
-	self, err := procUsage(os.Getpid())
+	self, err := rig.ProcUsage(os.Getpid())
 	return cpuReading{workers: w, self: self}, err
 }
 

@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/txworker/txworker/internal/rig"
+	"github.com/txworker/txworker/internal/sandbox"
 	"github.com/txworker/txworker/metrics"
 	"github.com/txworker/txworker/platform"
 	"github.com/txworker/txworker/platform/platformtest"
@@ -28,12 +30,12 @@ func TestReferenceConsumer(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			r, err := startRig(ctx, rigConfig{Sim: platformtest.Config{AutoCreate: true, LogSize: -1}})
+			r, err := rig.Start(ctx, rig.Config{Sim: platformtest.Config{AutoCreate: true, LogSize: -1}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(r.Close)
-			bus, err := queue.Connect(ctx, queue.Config{URL: r.NATS.URL(), Prefix: r.prefix, Provision: true, Name: "reference-test"}, zap.NewNop())
+			bus, err := queue.Connect(ctx, queue.Config{URL: r.NATS.URL(), Prefix: r.Prefix, Provision: true, Name: "reference-test"}, zap.NewNop())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -41,7 +43,7 @@ func TestReferenceConsumer(t *testing.T) {
 			if err := bus.Provision(ctx); err != nil {
 				t.Fatal(err)
 			}
-			jm, err := platform.NewJM(platform.JMConfig{BaseURL: r.SimURL, Username: sandboxJMUser, Password: sandboxJMPassword,
+			jm, err := platform.NewJM(platform.JMConfig{BaseURL: r.SimURL, Username: sandbox.JMUser, Password: sandbox.JMPassword,
 				UserAgent: "reference-test"}, zap.NewNop(), metrics.New(prometheus.NewRegistry()))
 			if err != nil {
 				t.Fatal(err)
@@ -59,7 +61,7 @@ func TestReferenceConsumer(t *testing.T) {
 			}
 			t.Cleanup(col.Stop)
 
-			gen := newCommandGen("R" + time.Now().Format("150405"))
+			gen := rig.NewCommandGen("R" + time.Now().Format("150405"))
 			var ids []string
 			for range 10 {
 				c := gen.Next("cancel-txn")

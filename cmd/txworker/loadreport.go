@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/txworker/txworker/internal/rig"
 	"io"
 	"os"
 	"runtime"
@@ -85,7 +86,7 @@ func loadAverage() string {
 }
 
 // measure reads the collector and the simulator after the run.
-func (res *loadResult) measure(r *rig, col *collector, d *driver) {
+func (res *loadResult) measure(r *rig.Rig, col *rig.Collector, d *driver) {
 	res.missing, res.twice, res.undecoded = col.Check(d.ids)
 	res.maxAccepted = r.Sim.MaxAcceptedPerProcess()
 	res.outcomes = map[string]int{}
@@ -94,7 +95,7 @@ func (res *loadResult) measure(r *rig, col *collector, d *driver) {
 	}
 	var accepted, ended []time.Time
 	var lastAccepted time.Time
-	col.Each(func(_ string, rec record) {
+	col.Each(func(_ string, rec rig.Record) {
 		if rec.AcceptedAt.After(lastAccepted) {
 			lastAccepted = rec.AcceptedAt
 		}
@@ -103,7 +104,7 @@ func (res *loadResult) measure(r *rig, col *collector, d *driver) {
 	if d.s.timer != nil {
 		timer = d.s.timer.snapshot()
 	}
-	col.Each(func(id string, rec record) {
+	col.Each(func(id string, rec rig.Record) {
 		if rec.Action == "cancel-txn" {
 			res.jm++
 		} else {
