@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/txworker/txworker/internal/app"
+	"github.com/txworker/txworker/internal/load"
 	"github.com/txworker/txworker/internal/rig"
 	"github.com/txworker/txworker/platform/platformtest"
 )
@@ -88,11 +89,9 @@ func BenchmarkLoad(b *testing.B) {
 			// A fixed poll interval, as in the burst figures of BENCHMARKS.md.
 			r, col := inProcessWorker(b, ctx, tc.sim, map[string]string{"TXWORKER_CONCURRENCY": benchConcurrency(),
 				"TXWORKER_POLL_INTERVAL": "2s", "TXWORKER_POLL_MAX_INTERVAL": "2s"})
-			s := scenario{name: tc.name, count: b.N, actions: tc.actions}
-			d := &driver{r: r, col: col, gen: rig.NewCommandGen(runID()), s: &s}
 			b.ResetTimer()
 			start := time.Now()
-			if err := d.burst(ctx); err != nil {
+			if err := load.Burst(ctx, r, col, tc.actions, b.N); err != nil {
 				b.Fatal(err)
 			}
 			wait := col.WaitEnded

@@ -1,4 +1,4 @@
-package main
+package load
 
 import (
 	"bytes"
@@ -134,7 +134,7 @@ func measureHold(ctx context.Context, r *rig.Rig, col *rig.Collector, reps []*ri
 		return nil, nil
 	}
 	wait := func(t time.Time) error {
-		if !sleepCtx(ctx, time.Until(t)) {
+		if !rig.Sleep(ctx, time.Until(t)) {
 			return ctx.Err()
 		}
 		return nil
@@ -265,7 +265,7 @@ func profileSelf(ctx context.Context, file string, d time.Duration) error {
 		f.Close()
 		return err
 	}
-	sleepCtx(ctx, d)
+	rig.Sleep(ctx, d)
 	pprof.StopCPUProfile()
 	return f.Close()
 }

@@ -1,4 +1,4 @@
-package main
+package load
 
 import (
 	"context"
@@ -29,7 +29,7 @@ type scenario struct {
 }
 
 // newScenario applies the scenario's defaults and the flags.
-func newScenario(o loadOptions, name string) scenario {
+func newScenario(o Options, name string) scenario {
 	s := scenario{name: name, sim: platformtest.Config{AutoCreate: true, LogSize: -1}}
 	oneStep := func(lo, hi time.Duration) {
 		s.sim.StepDuration = [2]time.Duration{lo, hi}
@@ -83,7 +83,7 @@ func newScenario(o loadOptions, name string) scenario {
 
 // runScenario runs one scenario in one mode on a fresh rig (NATS, simulator
 // and worker processes) and measures it.
-func runScenario(ctx context.Context, o loadOptions, name string, naive bool) (*loadResult, error) {
+func runScenario(ctx context.Context, o Options, name string, naive bool) (*loadResult, error) {
 	s := newScenario(o, name)
 	env := map[string]string{
 		"TXWORKER_CONCURRENCY":       strconv.Itoa(o.concurrency),
@@ -330,7 +330,7 @@ func (d *driver) publishAsync(ctx context.Context, from, to int) error {
 
 // progress prints a line every few seconds until the returned stop is
 // called.
-func progress(o loadOptions, r *rig.Rig, col *rig.Collector, s *scenario, mode string, start time.Time) (stop func()) {
+func progress(o Options, r *rig.Rig, col *rig.Collector, s *scenario, mode string, start time.Time) (stop func()) {
 	if o.quiet {
 		return func() {}
 	}
@@ -357,4 +357,13 @@ func progress(o loadOptions, r *rig.Rig, col *rig.Collector, s *scenario, mode s
 		}
 	}()
 	return func() { close(done); wg.Wait() }
+}
+
+// Burst publishes n commands of a mix of actions (nil: the four Corastone
+// actions) as fast as the stream takes them, each announced to col, and
+// returns once the stream has acknowledged them all (not when they end).
+func Burst(ctx context.Context, r *rig.Rig, col *rig.Collector, actions []string, n int) error {
+	s := scenario{name: "burst", count: n, actions: actions}
+	d := &driver{r: r, col: col, gen: rig.NewCommandGen(runID()), s: &s}
+	return d.burst(ctx)
 }

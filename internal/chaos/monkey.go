@@ -1,4 +1,4 @@
-package main
+package chaos
 
 import (
 	"context"
@@ -39,7 +39,7 @@ var chaosPhases = []struct {
 type monkey struct {
 	r    *rig.Rig
 	reps []*rig.Replica
-	o    chaosOptions
+	o    Options
 	out  io.Writer
 
 	mu         sync.Mutex
@@ -54,7 +54,7 @@ type monkey struct {
 	wg         sync.WaitGroup
 }
 
-func newMonkey(r *rig.Rig, reps []*rig.Replica, o chaosOptions) *monkey {
+func newMonkey(r *rig.Rig, reps []*rig.Replica, o Options) *monkey {
 	return &monkey{r: r, reps: reps, o: o, out: o.out, rng: rand.New(rand.NewPCG(uint64(o.seed), 6)),
 		restarting: map[*rig.Replica]bool{}, dead: map[string]float64{}}
 }
@@ -78,7 +78,7 @@ func (m *monkey) killLoop(ctx context.Context) {
 	if m.o.killEvery == 0 {
 		return
 	}
-	for sleepCtx(ctx, m.jitter(m.o.killEvery)) {
+	for rig.Sleep(ctx, m.jitter(m.o.killEvery)) {
 		m.mu.Lock()
 		var up []*rig.Replica
 		for _, p := range m.reps {
@@ -105,7 +105,7 @@ func (m *monkey) killLoop(ctx context.Context) {
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
-			sleepCtx(ctx, m.o.restartAfter)
+			rig.Sleep(ctx, m.o.restartAfter)
 			m.bringBack(context.WithoutCancel(ctx), p)
 		}()
 	}
@@ -139,7 +139,7 @@ func (m *monkey) natsLoop(ctx context.Context) {
 	if m.o.natsEvery == 0 {
 		return
 	}
-	for sleepCtx(ctx, m.jitter(m.o.natsEvery)) {
+	for rig.Sleep(ctx, m.jitter(m.o.natsEvery)) {
 		m.r.NATS.Stop()
 		m.mu.Lock()
 		m.restarts++
@@ -147,7 +147,7 @@ func (m *monkey) natsLoop(ctx context.Context) {
 		m.natsDownAt = time.Now()
 		m.mu.Unlock()
 		m.logf("NATS stopped (restart #%d)", n)
-		sleepCtx(ctx, m.o.natsDown)
+		rig.Sleep(ctx, m.o.natsDown)
 		m.startNATS()
 	}
 }
@@ -185,7 +185,7 @@ func (m *monkey) faultLoop(ctx context.Context) {
 		m.phases++
 		m.mu.Unlock()
 		m.logf("faults: %s", ph.name)
-		if !sleepCtx(ctx, m.o.faultEvery) {
+		if !rig.Sleep(ctx, m.o.faultEvery) {
 			return
 		}
 	}
@@ -275,16 +275,4 @@ func scrapeCounters(addr string) (map[string]float64, error) {
 		}
 	}
 	return out, nil
-}
-
-// sleepCtx waits d; it reports false if ctx ended first.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
