@@ -19,7 +19,7 @@ import (
 // platformTimer measures the platform's own time per Journey Manager
 // cancel: how long the simulator's handler took (its injected latency
 // included), summed per submitKey. It wraps the simulator
-// (rigConfig.SimMiddleware) in the sync scenario, so that what the worker
+// (rig.Config.SimMiddleware) in the sync scenario, so that what the worker
 // adds can be told apart per command.
 type platformTimer struct {
 	mu    sync.Mutex

@@ -21,7 +21,7 @@ func CorastoneActions() []string {
 	return []string{"cancel-offering", "revert-to-active", "remove-service-provider", "reject-asset"}
 }
 
-// AllActions are corastoneLoadActions and cancel-txn.
+// AllActions are CorastoneActions and cancel-txn.
 func AllActions() []string { return append(CorastoneActions(), "cancel-txn") }
 
 // CommandGen makes valid commands of every action, part of the rig
