@@ -16,8 +16,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/txworker/txworker/internal/natstest"
 	"github.com/txworker/txworker/queue"
-	"github.com/txworker/txworker/queue/queuetest"
 )
 
 // nackDocs returns the NACK resources of deploy/nats.
@@ -69,7 +69,7 @@ func nackValue(t *testing.T, d doc, field string) string {
 // default. Replicas are left out: NACK's are for a cluster, the embedded
 // server has one node.
 func TestNATSResourcesMatchProvisioning(t *testing.T) {
-	url, _, _ := queuetest.StartServer(t)
+	url := natstest.Start(t, natstest.Options{}).URL()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	b, err := queue.Connect(ctx, queue.Config{URL: url, Provision: true}, nil)

@@ -17,10 +17,10 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/txworker/txworker/internal/natstest"
 	"github.com/txworker/txworker/metrics"
 	"github.com/txworker/txworker/platform"
 	"github.com/txworker/txworker/queue"
-	"github.com/txworker/txworker/queue/queuetest"
 )
 
 // env is an embedded NATS server with the txworker streams, and the test's
@@ -35,7 +35,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	url, _, _ := queuetest.StartServer(t)
+	url := natstest.Start(t, natstest.Options{}).URL()
 	return &env{url: url, bus: connect(t, url)}
 }
 

@@ -6,14 +6,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/txworker/txworker/internal/natstest"
 	"github.com/txworker/txworker/queue"
-	"github.com/txworker/txworker/queue/queuetest"
 )
 
 // TestNATSRestart: the server stops for a moment mid-run and comes back with
 // the same store; every command still ends, exactly once.
 func TestNATSRestart(t *testing.T) {
-	url, restart, _ := queuetest.StartServer(t)
+	ns := natstest.Start(t, natstest.Options{})
+	url := ns.URL()
 	e := &env{url: url, bus: connect(t, url)}
 	replica := connect(t, url)
 	// A restarted server keeps a NakWithDelay'd message's original delivery
@@ -29,7 +30,9 @@ func TestNATSRestart(t *testing.T) {
 	}
 	startPoller(t, fast, replica, fake)
 	waitFor(t, 5*time.Second, "polling under way", func() bool { return len(fake.callsTo("orchestrations")) >= 3 })
-	restart()
+	if err := ns.Restart(); err != nil {
+		t.Fatal(err)
+	}
 	ended := e.waitEnded(t, n, 30*time.Second)
 	for id, ev := range ended {
 		if ev.Data.Outcome != "succeeded" {

@@ -8,14 +8,14 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/txworker/txworker/internal/natstest"
 	"github.com/txworker/txworker/queue"
-	"github.com/txworker/txworker/queue/queuetest"
 )
 
 // benchBus returns a provisioned Bus on an embedded server.
 func benchBus(b *testing.B) *queue.Bus {
 	b.Helper()
-	url, _, _ := queuetest.StartServer(b)
+	url := natstest.Start(b, natstest.Options{}).URL()
 	ctx, cancel := context.WithTimeout(b.Context(), testTimeout)
 	defer cancel()
 	bus, err := queue.Connect(ctx, queue.Config{URL: url, Provision: true, Name: b.Name()}, zap.NewNop())

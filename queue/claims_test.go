@@ -9,12 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/txworker/txworker/internal/natstest"
 	"github.com/txworker/txworker/queue"
-	"github.com/txworker/txworker/queue/queuetest"
 )
 
 func TestClaimsCreateGetUpdate(t *testing.T) {
-	url, _, _ := queuetest.StartServer(t)
+	url := natstest.Start(t, natstest.Options{}).URL()
 	b := provisioned(t, url, nil)
 	ctx := testCtx(t)
 	claims := b.Claims()
@@ -71,7 +71,7 @@ func TestClaimsCreateGetUpdate(t *testing.T) {
 // TestClaimsCreateRace: of many concurrent creators exactly one creates and
 // all see its claim.
 func TestClaimsCreateRace(t *testing.T) {
-	url, _, _ := queuetest.StartServer(t)
+	url := natstest.Start(t, natstest.Options{}).URL()
 	b := provisioned(t, url, nil)
 	ctx := testCtx(t)
 	var wins atomic.Int32
@@ -103,7 +103,7 @@ func TestClaimsCreateRace(t *testing.T) {
 }
 
 func TestClaimsBeforeProvision(t *testing.T) {
-	url, _, _ := queuetest.StartServer(t)
+	url := natstest.Start(t, natstest.Options{}).URL()
 	b := connect(t, url, nil)
 	if _, err := b.Claims().Get(testCtx(t), "x"); err == nil || errors.Is(err, queue.ErrNotFound) {
 		t.Errorf("Get before Provision: %v", err)
@@ -122,7 +122,7 @@ func claimsEqual(a, b *queue.Claim) bool {
 }
 
 func TestReserveProcessID(t *testing.T) {
-	url, _, _ := queuetest.StartServer(t)
+	url := natstest.Start(t, natstest.Options{}).URL()
 	b := provisioned(t, url, nil)
 	ctx := testCtx(t)
 	claims := b.Claims()
@@ -156,7 +156,7 @@ func TestReserveProcessID(t *testing.T) {
 }
 
 func TestUnencodableClaimIsErrUnencodable(t *testing.T) {
-	url, _, _ := queuetest.StartServer(t)
+	url := natstest.Start(t, natstest.Options{}).URL()
 	b := provisioned(t, url, nil)
 	ctx := testCtx(t)
 	bad := &queue.Claim{CommandID: "far", State: queue.StateReceived, Deadline: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}
@@ -173,7 +173,7 @@ func TestUnencodableClaimIsErrUnencodable(t *testing.T) {
 // marker (an operator's `nats kv del`) counts as absent, for claims and for
 // processId reservations alike.
 func TestClaimsCreateAfterDelete(t *testing.T) {
-	url, _, _ := queuetest.StartServer(t)
+	url := natstest.Start(t, natstest.Options{}).URL()
 	b := provisioned(t, url, nil)
 	ctx := testCtx(t)
 	claims := b.Claims()

@@ -9,8 +9,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/txworker/txworker/internal/natstest"
 	"github.com/txworker/txworker/queue"
-	"github.com/txworker/txworker/queue/queuetest"
 )
 
 // publishCommands publishes n commands with distinct ids.
@@ -43,7 +43,7 @@ func runConsume(ctx context.Context, c jetstream.Consumer, n int, h func(context
 }
 
 func TestConsumeBoundsConcurrency(t *testing.T) {
-	url, _, _ := queuetest.StartServer(t)
+	url := natstest.Start(t, natstest.Options{}).URL()
 	b := provisioned(t, url, nil)
 	const n, total = 4, 40
 	publishCommands(t, b, 0, total)
@@ -89,7 +89,7 @@ func TestConsumeBoundsConcurrency(t *testing.T) {
 }
 
 func TestConsumeStopsAndWaitsOnCancel(t *testing.T) {
-	url, _, _ := queuetest.StartServer(t)
+	url := natstest.Start(t, natstest.Options{}).URL()
 	b := provisioned(t, url, nil)
 	publishCommands(t, b, 0, 2)
 

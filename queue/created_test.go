@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/txworker/txworker/internal/natstest"
 	"github.com/txworker/txworker/queue"
-	"github.com/txworker/txworker/queue/queuetest"
 )
 
 // Event subjects are built only from checked tokens (SPEC §4): one of the
@@ -52,7 +52,7 @@ func TestCheckEventTokens(t *testing.T) {
 // token, and publishes nothing; "unknown" is published on
 // {prefix}.evt.unknown.{outcome} with the command's subject in the data.
 func TestPublishEventCheckedTokens(t *testing.T) {
-	url, _, _ := queuetest.StartServer(t)
+	url := natstest.Start(t, natstest.Options{}).URL()
 	b := provisioned(t, url, nil)
 	ctx := testCtx(t)
 	for _, action := range []string{"cancel-offering.succeeded", "Cancel-Offering", "x", "*", ">"} {
@@ -80,7 +80,8 @@ func TestPublishEventCheckedTokens(t *testing.T) {
 // stream is deleted and re-created, RefreshCommandsCreated and a new
 // Provision both record the new, later time.
 func TestCommandsCreated(t *testing.T) {
-	url, restart, _ := queuetest.StartServer(t)
+	ns := natstest.Start(t, natstest.Options{})
+	url := ns.URL()
 	b := provisioned(t, url, nil)
 	ctx := testCtx(t)
 	first := b.CommandsCreated()
@@ -92,7 +93,9 @@ func TestCommandsCreated(t *testing.T) {
 		t.Fatalf("CommandsCreated %v, stream created %v", first, s.CachedInfo().Created)
 	}
 
-	restart()
+	if err := ns.Restart(); err != nil {
+		t.Fatal(err)
+	}
 	eventually(t, "reconnected", b.Connected)
 	var again time.Time
 	eventually(t, "stream info after restart", func() bool {

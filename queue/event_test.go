@@ -11,8 +11,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/txworker/txworker/internal/natstest"
 	"github.com/txworker/txworker/queue"
-	"github.com/txworker/txworker/queue/queuetest"
 )
 
 var (
@@ -122,7 +122,7 @@ func TestTraceCaseExact(t *testing.T) {
 // TestPublishEvent checks subject, headers as they arrive over NATS, body and
 // dedupe.
 func TestPublishEvent(t *testing.T) {
-	url, _, _ := queuetest.StartServer(t)
+	url := natstest.Start(t, natstest.Options{}).URL()
 	b := provisioned(t, url, nil)
 	ctx := testCtx(t)
 	cl := failedClaim()
@@ -163,7 +163,7 @@ func TestPublishEvent(t *testing.T) {
 }
 
 func TestPublishTrackDedupe(t *testing.T) {
-	url, _, _ := queuetest.StartServer(t)
+	url := natstest.Start(t, natstest.Options{}).URL()
 	b := provisioned(t, url, nil)
 	ctx := testCtx(t)
 	tr := queue.Track{CommandID: "c-1", Action: "reject-asset", OrchestrationID: "o-1", AcceptedAt: accepted,
@@ -192,7 +192,7 @@ func TestPublishTrackDedupe(t *testing.T) {
 // another name that has taken their subjects refuses them (API error 10060)
 // instead of storing them.
 func TestPublishExpectsItsStream(t *testing.T) {
-	url, _, _ := queuetest.StartServer(t)
+	url := natstest.Start(t, natstest.Options{}).URL()
 	b := provisioned(t, url, nil)
 	ctx := testCtx(t)
 	js := b.JetStream()

@@ -10,13 +10,13 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/txworker/txworker/queue/queuetest"
+	"github.com/txworker/txworker/internal/natstest"
 )
 
 // limitsBus returns a provisioned Bus on a fresh embedded server.
 func limitsBus(t *testing.T) (*Bus, context.Context) {
 	t.Helper()
-	url, _, _ := queuetest.StartServer(t)
+	url := natstest.Start(t, natstest.Options{}).URL()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	t.Cleanup(cancel)
 	b, err := Connect(ctx, Config{URL: url, Provision: true, Name: t.Name()}, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))

@@ -6,8 +6,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/txworker/txworker/internal/natstest"
 	"github.com/txworker/txworker/queue"
-	"github.com/txworker/txworker/queue/queuetest"
 )
 
 // These tests pin down server behaviour the tracking design relies on.
@@ -53,7 +53,7 @@ func fetchAll(t *testing.T, c jetstream.Consumer, n int, wait time.Duration) []j
 // counts against MaxAckPending until it is redelivered, also past AckWait, so
 // it blocks further deliveries when the limit is reached.
 func TestNakWithDelayStaysAckPending(t *testing.T) {
-	url, _, _ := queuetest.StartServer(t)
+	url := natstest.Start(t, natstest.Options{}).URL()
 	b := provisioned(t, url, nil)
 	c := nakStream(t, b, time.Second, 2, 3)
 
@@ -87,7 +87,7 @@ func TestNakWithDelayStaysAckPending(t *testing.T) {
 // TestNakWithDelayLongerThanAckWait: the message comes back after the nak
 // delay, not after AckWait.
 func TestNakWithDelayLongerThanAckWait(t *testing.T) {
-	url, _, _ := queuetest.StartServer(t)
+	url := natstest.Start(t, natstest.Options{}).URL()
 	b := provisioned(t, url, nil)
 	const ackWait, delay = time.Second, 3 * time.Second
 	c := nakStream(t, b, ackWait, 10, 1)
@@ -118,7 +118,7 @@ func TestNakWithDelayLongerThanAckWait(t *testing.T) {
 // TestTrackingPendingCountsDelayed: TrackingPending counts orchestrations
 // whose messages wait out a NakWithDelay.
 func TestTrackingPendingCountsDelayed(t *testing.T) {
-	url, _, _ := queuetest.StartServer(t)
+	url := natstest.Start(t, natstest.Options{}).URL()
 	b := provisioned(t, url, nil)
 	ctx := testCtx(t)
 	for _, id := range []string{"a", "b", "c"} {

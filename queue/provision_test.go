@@ -9,12 +9,12 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/txworker/txworker/internal/natstest"
 	"github.com/txworker/txworker/queue"
-	"github.com/txworker/txworker/queue/queuetest"
 )
 
 func TestProvisionCreatesDesign(t *testing.T) {
-	url, _, _ := queuetest.StartServer(t)
+	url := natstest.Start(t, natstest.Options{}).URL()
 	b := provisioned(t, url, func(c *queue.Config) { c.Prefix = "acme.tx-1"; c.AckWait = 90 * time.Second })
 	ctx := testCtx(t)
 	js := b.JetStream()
@@ -81,7 +81,7 @@ func TestProvisionCreatesDesign(t *testing.T) {
 }
 
 func TestProvisionIdempotentAndUpdates(t *testing.T) {
-	url, _, _ := queuetest.StartServer(t)
+	url := natstest.Start(t, natstest.Options{}).URL()
 	provisioned(t, url, nil)
 	// Again with the same settings, then with a changed ack wait and window.
 	provisioned(t, url, nil)
@@ -104,7 +104,7 @@ func TestProvisionIdempotentAndUpdates(t *testing.T) {
 }
 
 func TestProvisionConcurrent(t *testing.T) {
-	url, _, _ := queuetest.StartServer(t)
+	url := natstest.Start(t, natstest.Options{}).URL()
 	const replicas = 8
 	buses := make([]*queue.Bus, replicas)
 	for i := range buses {
@@ -131,7 +131,7 @@ func TestProvisionConcurrent(t *testing.T) {
 }
 
 func TestProvisionOffNamesEverythingMissing(t *testing.T) {
-	url, _, _ := queuetest.StartServer(t)
+	url := natstest.Start(t, natstest.Options{}).URL()
 	off := func(c *queue.Config) { c.Provision = false }
 	err := connect(t, url, off).Provision(testCtx(t))
 	if err == nil {
@@ -167,7 +167,7 @@ func TestProvisionOffNamesEverythingMissing(t *testing.T) {
 }
 
 func TestProvisionRefusesIncompatibleStream(t *testing.T) {
-	url, _, _ := queuetest.StartServer(t)
+	url := natstest.Start(t, natstest.Options{}).URL()
 	b := connect(t, url, nil)
 	// Someone made the commands stream a limits stream: retention cannot change.
 	_, err := b.JetStream().CreateStream(testCtx(t), jetstream.StreamConfig{

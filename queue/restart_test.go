@@ -13,15 +13,16 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/txworker/txworker/internal/natstest"
 	"github.com/txworker/txworker/queue"
-	"github.com/txworker/txworker/queue/queuetest"
 )
 
 // TestServerRestart: the Bus rides over a server restart (same port, same
 // store): publishing, consuming and the claims resume, and what was stored
 // before is still there.
 func TestServerRestart(t *testing.T) {
-	url, restart, _ := queuetest.StartServer(t)
+	ns := natstest.Start(t, natstest.Options{})
+	url := ns.URL()
 	core, logs := observer.New(zap.InfoLevel)
 	b, err := queue.Connect(testCtx(t), queue.Config{URL: url, Provision: true}, zap.New(core))
 	if err != nil {
@@ -54,7 +55,9 @@ func TestServerRestart(t *testing.T) {
 	publishCommands(t, b, 0, 1)
 	eventually(t, "command before restart handled", seen("cmd-0"))
 
-	restart()
+	if err := ns.Restart(); err != nil {
+		t.Fatal(err)
+	}
 	eventually(t, "reconnected", b.Connected)
 	// The first requests after a restart may find JetStream still starting.
 	eventually(t, "publish after restart", func() bool {
@@ -83,8 +86,9 @@ func TestServerRestart(t *testing.T) {
 // TestConnectGivesUpWithContext: with no server, Connect keeps trying until
 // its context ends and then says why.
 func TestConnectGivesUpWithContext(t *testing.T) {
-	url, _, stop := queuetest.StartServer(t)
-	stop()
+	ns := natstest.Start(t, natstest.Options{})
+	url := ns.URL()
+	ns.Stop()
 	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
 	defer cancel()
 	_, err := queue.Connect(ctx, queue.Config{URL: url}, nil)

@@ -6,8 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/txworker/txworker/internal/natstest"
 	"github.com/txworker/txworker/queue"
-	"github.com/txworker/txworker/queue/queuetest"
 )
 
 // acceptedClaim stores and returns a claim of a command accepted by the platform.
@@ -41,7 +41,7 @@ func events(t *testing.T, b *queue.Bus) []queue.Event {
 }
 
 func TestSettleFirstWriterWins(t *testing.T) {
-	url, _, _ := queuetest.StartServer(t)
+	url := natstest.Start(t, natstest.Options{}).URL()
 	b := provisioned(t, url, nil)
 	ctx := testCtx(t)
 	cl := acceptedClaim(t, b, "c-1")
@@ -76,7 +76,7 @@ func TestSettleFirstWriterWins(t *testing.T) {
 // TestSettleConcurrent: replicas settling one command with different
 // outcomes at once produce one terminal event, the one stored.
 func TestSettleConcurrent(t *testing.T) {
-	url, _, _ := queuetest.StartServer(t)
+	url := natstest.Start(t, natstest.Options{}).URL()
 	buses := []*queue.Bus{provisioned(t, url, nil), provisioned(t, url, nil), provisioned(t, url, nil)}
 	ctx := testCtx(t)
 	cl := acceptedClaim(t, buses[0], "c-race")
@@ -119,7 +119,7 @@ func TestSettleConcurrent(t *testing.T) {
 // TestSettleCrashWindows replays what a replica finds after dying at each
 // point of Settle.
 func TestSettleCrashWindows(t *testing.T) {
-	url, _, _ := queuetest.StartServer(t)
+	url := natstest.Start(t, natstest.Options{}).URL()
 	b := provisioned(t, url, nil)
 	ctx := testCtx(t)
 	claims := b.Claims()
@@ -210,7 +210,7 @@ func TestSettleCrashWindows(t *testing.T) {
 }
 
 func TestSettleWithoutStoredClaim(t *testing.T) {
-	url, _, _ := queuetest.StartServer(t)
+	url := natstest.Start(t, natstest.Options{}).URL()
 	b := provisioned(t, url, nil)
 	ctx := testCtx(t)
 	cl := &queue.Claim{CommandID: "c-new", Action: "cancel-txn", Resource: "15d0", State: queue.StateReceived}

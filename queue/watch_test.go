@@ -10,8 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/txworker/txworker/internal/natstest"
 	"github.com/txworker/txworker/queue"
-	"github.com/txworker/txworker/queue/queuetest"
 )
 
 // removal is what an operator deletes, and what Check must then name.
@@ -61,7 +61,7 @@ func faultResources(h queue.Health) []queue.Resource {
 }
 
 func TestCheckAllThere(t *testing.T) {
-	url, _, _ := queuetest.StartServer(t)
+	url := natstest.Start(t, natstest.Options{}).URL()
 	b := provisioned(t, url, nil)
 	h := b.Check(testCtx(t))
 	if err := h.Err(); err != nil || len(h.Faults) != 0 || len(h.Recreated) != 0 {
@@ -77,7 +77,7 @@ func TestCheckAllThere(t *testing.T) {
 func TestCheckNamesWhatIsMissingWithProvisioningOff(t *testing.T) {
 	for _, tt := range removals {
 		t.Run(tt.name, func(t *testing.T) {
-			url, _, _ := queuetest.StartServer(t)
+			url := natstest.Start(t, natstest.Options{}).URL()
 			admin := provisioned(t, url, nil)
 			b := provisioned(t, url, func(c *queue.Config) { c.Provision = false })
 			ctx := testCtx(t)
@@ -110,7 +110,7 @@ func TestCheckNamesWhatIsMissingWithProvisioningOff(t *testing.T) {
 func TestCheckRecreatesWithProvisioningOn(t *testing.T) {
 	for _, tt := range removals {
 		t.Run(tt.name, func(t *testing.T) {
-			url, _, _ := queuetest.StartServer(t)
+			url := natstest.Start(t, natstest.Options{}).URL()
 			b := provisioned(t, url, nil)
 			ctx := testCtx(t)
 			// A worker consuming from before the deletion: its handle must
@@ -162,7 +162,8 @@ func TestCheckRecreatesWithProvisioningOn(t *testing.T) {
 }
 
 func TestCheckUnreachable(t *testing.T) {
-	url, _, stop := queuetest.StartServer(t)
+	ns := natstest.Start(t, natstest.Options{})
+	url := ns.URL()
 	// Provisioning on, yet nothing is re-created. Not drained at cleanup:
 	// the drain of a connection that is down fails.
 	b, err := queue.Connect(testCtx(t), queue.Config{URL: url, Provision: true}, nil)
@@ -173,7 +174,7 @@ func TestCheckUnreachable(t *testing.T) {
 	if err := b.Provision(testCtx(t)); err != nil {
 		t.Fatal(err)
 	}
-	stop()
+	ns.Stop()
 	ctx, cancel := context.WithTimeout(testCtx(t), 2*time.Second)
 	defer cancel()
 	h := b.Check(ctx)
@@ -200,7 +201,7 @@ func TestWatchReportsLossAndRecovery(t *testing.T) {
 	}{{"provisioning on", true}, {"provisioning off", false}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			url, _, _ := queuetest.StartServer(t)
+			url := natstest.Start(t, natstest.Options{}).URL()
 			admin := provisioned(t, url, nil)
 			b := provisioned(t, url, func(c *queue.Config) { c.Provision = tt.provision })
 			ctx, cancel := context.WithCancel(testCtx(t))
@@ -262,7 +263,7 @@ func TestWatchReportsLossAndRecovery(t *testing.T) {
 }
 
 func TestWatchNeedsReport(t *testing.T) {
-	url, _, _ := queuetest.StartServer(t)
+	url := natstest.Start(t, natstest.Options{}).URL()
 	if err := provisioned(t, url, nil).Watch(testCtx(t), time.Second, nil); err == nil {
 		t.Error("Watch with a nil report: nil error")
 	}

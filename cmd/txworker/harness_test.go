@@ -16,9 +16,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/txworker/txworker/internal/natstest"
+	"github.com/txworker/txworker/internal/sandbox"
 	"github.com/txworker/txworker/platform/platformtest"
 	"github.com/txworker/txworker/queue"
-	"github.com/txworker/txworker/queue/queuetest"
 )
 
 // syncBuffer is an io.Writer safe for concurrent use.
@@ -57,7 +58,15 @@ type testEnv struct {
 
 func newTestEnv(t *testing.T, simCfg platformtest.Config) *testEnv {
 	t.Helper()
-	url, restart, stop := queuetest.StartServer(t)
+	ns := natstest.Start(t, natstest.Options{})
+	url := ns.URL()
+	restart := func() {
+		t.Helper()
+		if err := ns.Restart(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop := ns.Stop
 	if simCfg.StepDuration == [2]time.Duration{} {
 		simCfg.StepDuration = [2]time.Duration{50 * time.Millisecond, 150 * time.Millisecond}
 	}
@@ -84,11 +93,11 @@ func (e *testEnv) env(extra map[string]string) func(string) string {
 	base := map[string]string{
 		"TXWORKER_NATS_URL":            e.natsURL,
 		"TXWORKER_PLATFORM_URL":        e.sim.URL(),
-		"TXWORKER_CLIENT_ID":           sandboxClientID,
-		"TXWORKER_CLIENT_SECRET":       sandboxClientSecret,
+		"TXWORKER_CLIENT_ID":           sandbox.ClientID,
+		"TXWORKER_CLIENT_SECRET":       sandbox.ClientSecret,
 		"TXWORKER_JM_URL":              e.sim.URL(),
-		"TXWORKER_JM_USERNAME":         sandboxJMUser,
-		"TXWORKER_JM_PASSWORD":         sandboxJMPassword,
+		"TXWORKER_JM_USERNAME":         sandbox.JMUser,
+		"TXWORKER_JM_PASSWORD":         sandbox.JMPassword,
 		"TXWORKER_ALLOW_INSECURE_HTTP": "true",
 		"TXWORKER_HTTP_ADDR":           "127.0.0.1:0",
 		"TXWORKER_POLL_INTERVAL":       "100ms",

@@ -10,11 +10,14 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/txworker/txworker/internal/app"
+	"github.com/txworker/txworker/internal/load"
+	"github.com/txworker/txworker/internal/rig"
 	"github.com/txworker/txworker/platform/platformtest"
 )
 
 // The benchmarks here run the load scenarios with the worker inside the
-// test process (startService, as `txworker sandbox` does), so that
+// test process (app.Start, as `txworker sandbox` does), so that
 //
 //	go test ./cmd/txworker -run '^$' -bench 'Load/intake' -benchtime 20000x -cpuprofile cpu.out
 //
@@ -25,9 +28,9 @@ import (
 
 // inProcessWorker starts a rig and one in-process service with the rig's
 // worker environment plus extra.
-func inProcessWorker(b *testing.B, ctx context.Context, sim platformtest.Config, extra map[string]string) (*rig, *collector) {
+func inProcessWorker(b *testing.B, ctx context.Context, sim platformtest.Config, extra map[string]string) (*rig.Rig, *rig.Collector) {
 	b.Helper()
-	r, err := startRig(ctx, rigConfig{Binary: "/nonexistent", Sim: sim})
+	r, err := rig.Start(ctx, rig.Config{Binary: "/nonexistent", Sim: sim})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -41,12 +44,12 @@ func inProcessWorker(b *testing.B, ctx context.Context, sim platformtest.Config,
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := startService(ctx, cfg, zap.NewNop())
+	s, err := app.Start(ctx, cfg, app.Options{Logger: zap.NewNop()})
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = s.shutdown(10 * time.Second) })
-	if err := waitReady(ctx, s, 30*time.Second); err != nil {
+	b.Cleanup(func() { _ = s.Shutdown(10 * time.Second) })
+	if err := s.WaitReady(ctx, 30*time.Second); err != nil {
 		b.Fatal(err)
 	}
 	col, err := r.Collect(ctx)
@@ -75,8 +78,8 @@ func BenchmarkLoad(b *testing.B) {
 		actions []string
 		intake  bool
 	}{
-		{"intake", oneStep(10*time.Minute, 10*time.Minute), corastoneLoadActions(), true},
-		{"burst", oneStep(time.Second, 20*time.Second), corastoneLoadActions(), false},
+		{"intake", oneStep(10*time.Minute, 10*time.Minute), rig.CorastoneActions(), true},
+		{"burst", oneStep(time.Second, 20*time.Second), rig.CorastoneActions(), false},
 		{"sync", platformtest.Config{AutoCreate: true, LogSize: -1}, []string{"cancel-txn"}, false},
 	}
 	for _, tc := range cases {
@@ -86,11 +89,9 @@ func BenchmarkLoad(b *testing.B) {
 			// A fixed poll interval, as in the burst figures of BENCHMARKS.md.
 			r, col := inProcessWorker(b, ctx, tc.sim, map[string]string{"TXWORKER_CONCURRENCY": benchConcurrency(),
 				"TXWORKER_POLL_INTERVAL": "2s", "TXWORKER_POLL_MAX_INTERVAL": "2s"})
-			s := scenario{name: tc.name, count: b.N, actions: tc.actions}
-			d := &driver{r: r, col: col, gen: newCommandGen(runID()), s: &s}
 			b.ResetTimer()
 			start := time.Now()
-			if err := d.burst(ctx); err != nil {
+			if err := load.Burst(ctx, r, col, tc.actions, b.N); err != nil {
 				b.Fatal(err)
 			}
 			wait := col.WaitEnded

@@ -14,6 +14,9 @@ import (
 	"github.com/txworker/txworker/platform/platformtest"
 )
 
+// jmCancelPath is the simulator's Journey Manager cancel endpoint.
+const jmCancelPath = "/workspaces/secure/api/v1/txn/cancel"
+
 // outageProxy stands in front of the simulator. While down it answers
 // every request but the token endpoint's with 503 from a "load balancer"
 // and counts them.

@@ -7,10 +7,9 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
-	"time"
 
+	"github.com/txworker/txworker/internal/app"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=…".
@@ -118,18 +117,17 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdo
 	if done, err := parseCommand(fs, args); done {
 		return err
 	}
-	return serveSettings(ctx, v, "", getenv, stdout)
+	return serveSettings(ctx, v, nil, getenv, stdout)
 }
 
 // serveSettings resolves the settings and runs the service until ctx
-// ends; reference, when set, puts a reference consumer in the worker's
-// place (`txworker load-reference`).
-func serveSettings(ctx context.Context, v values, reference string, getenv func(string) string, stdout io.Writer) error {
+// ends; intake, when set, takes the commands in the worker's place
+// (`txworker load-reference`).
+func serveSettings(ctx context.Context, v values, intake app.Intake, getenv func(string) string, stdout io.Writer) error {
 	cfg, err := resolve(v)
 	if err != nil {
 		return err
 	}
-	cfg.reference = reference
 	logger, err := newLogger(cfg.LogLevel, stdout)
 	if err != nil {
 		return err
@@ -137,7 +135,7 @@ func serveSettings(ctx context.Context, v values, reference string, getenv func(
 	if gc := gcPercent(getenv); gc != 0 {
 		logger.Info("garbage collector target", zap.Int("gogc", gc), zap.String("gomemlimit", getenv("GOMEMLIMIT")))
 	}
-	return serve(ctx, cfg, logger)
+	return app.Run(ctx, cfg, app.Options{Logger: logger, Intake: intake})
 }
 
 // serviceGOGC is the service's garbage collector target when GOGC is not
@@ -161,27 +159,11 @@ func gcPercent(getenv func(string) string) int {
 	return serviceGOGC
 }
 
-// serve runs a service until ctx ends, then shuts it down.
-func serve(ctx context.Context, cfg serviceConfig, logger *zap.Logger) error {
-	s, err := startService(ctx, cfg, logger)
-	if err != nil {
-		_ = logger.Sync()
-		return err
-	}
-	<-ctx.Done()
-	return s.shutdown(cfg.ShutdownTimeout)
-}
-
-// newLogger is zap's production JSON configuration (with sampling) at the
-// given level, writing to w.
+// newLogger is app.NewLogger; a level it refuses is a usage error.
 func newLogger(level string, w io.Writer) (*zap.Logger, error) {
-	lvl, err := zap.ParseAtomicLevel(level)
+	l, err := app.NewLogger(level, w)
 	if err != nil {
-		return nil, &usageError{msg: fmt.Sprintf("log level %q: %v", level, err)}
+		return nil, &usageError{msg: err.Error()}
 	}
-	enc := zap.NewProductionEncoderConfig()
-	enc.EncodeTime = zapcore.ISO8601TimeEncoder
-	core := zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.AddSync(w), lvl)
-	core = zapcore.NewSamplerWithOptions(core, time.Second, 100, 100)
-	return zap.New(core, zap.AddCaller()).Named("txworker"), nil
+	return l, nil
 }

@@ -2,131 +2,25 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
-	"os"
-	"time"
 
-	"go.uber.org/zap"
-
-	"github.com/txworker/txworker/platform/platformtest"
-)
-
-// Sandbox credentials of the simulator's default clients.
-const (
-	sandboxClientID     = "txworker"
-	sandboxClientSecret = "sandbox-secret"
-	sandboxJMUser       = "jm-user"
-	sandboxJMPassword   = "jm-pass"
+	"github.com/txworker/txworker/internal/app"
+	"github.com/txworker/txworker/internal/sandbox"
 )
 
 // cmdSandbox is `txworker sandbox`: an embedded NATS with JetStream, the
 // platform simulator and the worker, all on loopback, with no set-up.
 func cmdSandbox(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := newFlagSet("sandbox", stdout)
-	demo := fs.Bool("demo", false, "publish the documentation's example commands, print each event, exit 0 when all ended as expected")
-	natsPort := fs.Int("nats-port", 4222, "NATS port (-1: any free port; a busy port falls back to a free one)")
-	httpAddr := fs.String("http-addr", "127.0.0.1:8080", "address of /metrics, /healthz, /readyz (port 0: any free port)")
-	logFile := fs.String("log-file", "", "write the worker's JSON logs here (default: a file in the temporary directory)")
-	timeout := fs.Duration("demo-timeout", 2*time.Minute, "how long -demo waits for every example to end")
+	var o sandbox.Options
+	o.RegisterFlags(fs)
 	if done, err := parseCommand(fs, args); done {
 		return err
 	}
-	ns, err := startNATS(*natsPort)
-	if err != nil && *natsPort != -1 {
-		ns, err = startNATS(-1)
-	}
-	if err != nil {
-		return err
-	}
-	defer ns.Close()
-	sim, err := platformtest.Start(platformtest.Config{
-		StepDuration: [2]time.Duration{300 * time.Millisecond, 1500 * time.Millisecond},
-		Steps:        [2]int{1, 3},
-	})
-	if err != nil {
-		return fmt.Errorf("simulator: %w", err)
-	}
-	defer sim.Close()
-
-	env := map[string]string{
-		"TXWORKER_NATS_URL":            ns.URL(),
-		"TXWORKER_PLATFORM_URL":        sim.URL(),
-		"TXWORKER_CLIENT_ID":           sandboxClientID,
-		"TXWORKER_CLIENT_SECRET":       sandboxClientSecret,
-		"TXWORKER_JM_URL":              sim.URL(),
-		"TXWORKER_JM_USERNAME":         sandboxJMUser,
-		"TXWORKER_JM_PASSWORD":         sandboxJMPassword,
-		"TXWORKER_ALLOW_INSECURE_HTTP": "true",
-		"TXWORKER_HTTP_ADDR":           *httpAddr,
-		"TXWORKER_POLL_INTERVAL":       "500ms",
-		"TXWORKER_POLL_MAX_INTERVAL":   "2s",
-		"TXWORKER_SHUTDOWN_TIMEOUT":    "10s",
-	}
-	// The sandbox owns its connections and credentials; only tuning
-	// settings pass through from the environment.
-	sandboxEnv := func(k string) string {
-		if v, ok := env[k]; ok {
-			return v
-		}
-		switch k {
-		case "TXWORKER_LOG_LEVEL", "TXWORKER_CONCURRENCY", "TXWORKER_SETTLE_TIMEOUT", "TXWORKER_PLATFORM_RPS":
-			return getenv(k)
-		}
-		return ""
-	}
-	v := register(newFlagSet("sandbox-settings", io.Discard), sandboxEnv)
-	cfg, err := resolve(v)
-	if err != nil {
-		return err
-	}
-	logPath := *logFile
-	if logPath == "" {
-		logPath = ns.dir + ".log"
-	}
-	lf, err := os.Create(logPath)
-	if err != nil {
-		return fmt.Errorf("log file: %w", err)
-	}
-	defer lf.Close()
-	logger, err := newLogger(cfg.LogLevel, lf)
-	if err != nil {
-		return err
-	}
-	s, err := startService(ctx, cfg, logger)
-	if err != nil {
-		return err
-	}
-	fmt.Fprint(stdout, sandboxBanner(ns.URL(), sim.URL(), s.Addr(), logPath))
-	if *demo {
-		derr := runDemo(ctx, ns.URL(), cfg.Queue.Prefix, sim, s, *timeout, stdout)
-		serr := s.shutdown(cfg.ShutdownTimeout)
-		return errors.Join(derr, serr)
-	}
-	fmt.Fprintln(stdout, "\nready; Ctrl-C stops the sandbox")
-	<-ctx.Done()
-	logger.Info("sandbox stopping", zap.String("reason", "signal"))
-	return s.shutdown(cfg.ShutdownTimeout)
+	return sandbox.Run(ctx, o, resolveEnv, getenv, stdout)
 }
 
-// sandboxBanner is what the sandbox prints once it runs. Its publishing
-// examples wait for JetStream's acknowledgement: a plain `nats pub` is core
-// NATS and says "Published" even when no stream stores the message.
-func sandboxBanner(natsURL, simURL, httpAddr, logPath string) string {
-	return fmt.Sprintf(`txworker sandbox
-  NATS (JetStream)   %s
-  platform simulator %s   (Corastone and Journey Manager)
-  metrics & health   http://%s/metrics  /healthz  /readyz
-  worker logs        %s
-
-publish a command, for example:
-  go run ./cmd/txworker submit -nats-url %s -wait cancel-txn - <<'EOF'
-  {"commandId":"try-1","params":{"submitKey":"15d071280b92c867f86975b9cd2e8765","reason":"Job application will be completed in branch"}}
-  EOF
-or with the nats CLI (nats pub --jetstream or nats req: both wait for the stream's acknowledgement):
-  nats pub --jetstream -s %s txworker.cmd.cancel-txn '{"commandId":"try-2","params":{"submitKey":"…"}}'
-  not a plain nats pub: it says "Published" even when no stream stored the command
-events arrive on txworker.evt.{action}.{outcome}
-`, natsURL, simURL, httpAddr, logPath, natsURL, natsURL)
+// resolveEnv resolves the settings of an environment alone (no flags).
+func resolveEnv(getenv func(string) string) (app.Config, error) {
+	return resolve(register(newFlagSet("settings", io.Discard), getenv))
 }

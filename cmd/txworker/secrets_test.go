@@ -19,9 +19,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/txworker/txworker/internal/natstest"
+	"github.com/txworker/txworker/internal/sandbox"
 	"github.com/txworker/txworker/platform/platformtest"
 	"github.com/txworker/txworker/queue"
-	"github.com/txworker/txworker/queue/queuetest"
 )
 
 // Distinctive secret values: if any of them (or a token the simulator
@@ -485,14 +486,14 @@ func TestConfigErrorsDoNotEchoSecrets(t *testing.T) {
 		t.Fatal(serr)
 	}
 	t.Cleanup(sim.Close)
-	natsURL, _, _ := queuetest.StartServer(t)
+	natsURL := natstest.Start(t, natstest.Options{}).URL()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"run"}, envOf(map[string]string{
 			"TXWORKER_NATS_URL": natsURL, "TXWORKER_PLATFORM_URL": sim.URL(), "TXWORKER_ALLOW_INSECURE_HTTP": "true",
-			"TXWORKER_CLIENT_ID": sandboxClientID, "TXWORKER_CLIENT_SECRET": leakClientSecret,
+			"TXWORKER_CLIENT_ID": sandbox.ClientID, "TXWORKER_CLIENT_SECRET": leakClientSecret,
 			"TXWORKER_HTTP_ADDR": "127.0.0.1:0", "TXWORKER_LOG_LEVEL": "debug",
 		}), logs)
 	}()
@@ -507,7 +508,7 @@ func TestConfigErrorsDoNotEchoSecrets(t *testing.T) {
 	cancel()
 	err = <-done
 	checkNoLeak(t, []output{{"log with a wrong client secret", logs.String()}, {"run's error", errText(err)}},
-		[]string{leakClientSecret, base64.StdEncoding.EncodeToString([]byte(sandboxClientID + ":" + leakClientSecret))}, nil)
+		[]string{leakClientSecret, base64.StdEncoding.EncodeToString([]byte(sandbox.ClientID + ":" + leakClientSecret))}, nil)
 }
 
 // `run` refuses a plaintext http:// platform, token or JM URL unless

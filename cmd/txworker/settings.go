@@ -4,34 +4,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/txworker/txworker/internal/app"
 	"github.com/txworker/txworker/platform"
 	"github.com/txworker/txworker/poller"
 	"github.com/txworker/txworker/queue"
 	"github.com/txworker/txworker/worker"
 )
 
-// serviceConfig is everything `run` and `sandbox` wire together.
-type serviceConfig struct {
-	Queue           queue.Config
-	Corastone       platform.CorastoneConfig
-	JM              *platform.JMConfig // nil: cancel-txn disabled
-	Worker          worker.Config
-	Poller          poller.Config
-	HTTPAddr        string
-	Pprof           bool
-	LogLevel        string
-	ShutdownTimeout time.Duration
-	// MaxRetryAfter caps every Retry-After this replica honours (SPEC §6).
-	MaxRetryAfter time.Duration
-
-	reference string // `txworker load-reference`: a reference consumer takes the commands (loadreference.go)
-}
-
-// resolve turns the settings into a serviceConfig, naming every problem.
-func resolve(v values) (serviceConfig, error) {
+// resolve turns the settings into an app.Config, naming every problem.
+func resolve(v values) (app.Config, error) {
 	var p problems
 	insecure := v.boolean("allow-insecure-http", &p)
-	sc := serviceConfig{
+	sc := app.Config{
 		Queue: queue.Config{
 			URL:       v.str("nats-url"),
 			CredsFile: v.str("nats-creds"),

@@ -1,28 +1,26 @@
-package main
-
-// The rig: everything a load or chaos run needs around real worker
-// processes, on one machine.
+// Package rig is everything a load or chaos run needs around real worker
+// processes, on one machine:
 //
-//	r, err := startRig(ctx, rigConfig{Sim: platformtest.Config{AutoCreate: true}})
+//	r, err := rig.Start(ctx, rig.Config{Sim: platformtest.Config{AutoCreate: true}})
 //	defer r.Close()
 //	w, err := r.StartReplica(ctx, "w1", map[string]string{"TXWORKER_CONCURRENCY": "64"})
 //	col, err := r.Collect(ctx)                    // every event on the events stream
-//	gen := newCommandGen("run1")                  // valid commands with fresh ids
+//	gen := rig.NewCommandGen("run1")              // valid commands with fresh ids
 //	c := gen.Next("cancel-offering")
 //	col.Expect(c.ID, c.Action, time.Now()); r.Publish(ctx, c)
-//	col.WaitTerminal(ctx, 1)
+//	col.WaitEnded(ctx, 1)
 //	w.Kill(); w.Start(ctx)                        // SIGKILL and restart a replica
 //	r.NATS.Restart()                              // same port, same store
 //
-// Pieces: natsNode (this file) is an embedded NATS server with JetStream
-// that can be stopped and started again on the same port and store;
-// replica (loadreplica.go) is one `txworker run` OS process;
-// commandGen (loadgen.go) makes valid commands; collector (loadevents.go)
-// follows the events stream with an ordered consumer.
+// Pieces: natstest.Server is an embedded NATS server with JetStream that
+// can be stopped and started again on the same port and store; Replica
+// (replica.go) is one `txworker run` OS process; CommandGen (commands.go)
+// makes valid commands; Collector (collector.go) follows the events stream
+// with an ordered consumer.
+package rig
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -31,128 +29,18 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"github.com/txworker/txworker/internal/natstest"
+	"github.com/txworker/txworker/internal/sandbox"
 	"github.com/txworker/txworker/platform/platformtest"
 	"github.com/txworker/txworker/queue"
 )
 
-// natsNode is an embedded NATS server with JetStream on 127.0.0.1. Stop
-// and Start bring the same server back on the same port with the same file
-// store, so streams, consumers, messages and key-value entries survive (a
-// NATS restart for chaos runs). Its methods are safe for concurrent use.
-type natsNode struct {
-	mu    sync.Mutex
-	opts  server.Options // Port pinned after the first start
-	srv   *server.Server // nil while stopped
-	url   string
-	owned bool // the store directory is ours to remove on Close
-}
-
-// startNATSNode starts a server whose store is dir ("" → a new temporary
-// directory, removed by Close). The port is picked at random once and kept
-// for every later Start.
-func startNATSNode(dir string) (*natsNode, error) {
-	n := &natsNode{}
-	if dir == "" {
-		d, err := os.MkdirTemp("", "txworker-rig-nats-*")
-		if err != nil {
-			return nil, fmt.Errorf("store directory: %w", err)
-		}
-		dir, n.owned = d, true
-	}
-	n.opts = server.Options{
-		ServerName: "txworker-rig",
-		Host:       "127.0.0.1",
-		Port:       server.RANDOM_PORT,
-		JetStream:  true,
-		StoreDir:   dir,
-		NoLog:      true,
-		NoSigs:     true,
-		MaxPayload: 1 << 20,
-	}
-	if err := n.Start(); err != nil {
-		if n.owned {
-			_ = os.RemoveAll(dir)
-		}
-		return nil, err
-	}
-	return n, nil
-}
-
-// URL is the client URL; it stays the same across Stop and Start.
-func (n *natsNode) URL() string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.url
-}
-
-// Dir is the store directory.
-func (n *natsNode) Dir() string { return n.opts.StoreDir }
-
-// Running reports whether the server is up.
-func (n *natsNode) Running() bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.srv != nil
-}
-
-// Start starts the server if it is stopped and returns when it accepts
-// connections (at most 30 s, JetStream recovers its store first).
-func (n *natsNode) Start() error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.srv != nil {
-		return nil
-	}
-	o := n.opts
-	srv, err := server.NewServer(&o)
-	if err != nil {
-		return fmt.Errorf("nats server: %w", err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(30 * time.Second) {
-		srv.Shutdown()
-		return errors.New("nats server did not become ready in 30s")
-	}
-	n.srv = srv
-	n.url = srv.ClientURL()
-	n.opts.Port = srv.Addr().(*net.TCPAddr).Port
-	return nil
-}
-
-// Stop shuts the server down (clients see a disconnect) and waits until it
-// has stopped; the store stays. Stopping a stopped server does nothing.
-func (n *natsNode) Stop() {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.srv == nil {
-		return
-	}
-	n.srv.Shutdown()
-	n.srv.WaitForShutdown()
-	n.srv = nil
-}
-
-// Restart is Stop then Start.
-func (n *natsNode) Restart() error {
-	n.Stop()
-	return n.Start()
-}
-
-// Close stops the server and removes the store if Start created it.
-func (n *natsNode) Close() {
-	n.Stop()
-	if n.owned {
-		_ = os.RemoveAll(n.opts.StoreDir)
-	}
-}
-
-// rigConfig configures a rig. The zero value works.
-type rigConfig struct {
+// Config configures a rig. The zero value works.
+type Config struct {
 	// Binary is the txworker executable run as replicas. Default: this
 	// process's own executable (os.Executable), which is right for
 	// `go run ./cmd/txworker load`; tests pass a freshly built binary.
@@ -179,36 +67,36 @@ type rigConfig struct {
 	Logger *zap.Logger
 }
 
-// rig is an embedded NATS, the platform simulator and worker replicas
+// Rig is an embedded NATS, the platform simulator and worker replicas
 // running as separate processes, plus a connection to publish commands and
 // follow events. Close stops everything it started.
-type rig struct {
-	cfg     rigConfig
+type Rig struct {
+	cfg     Config
 	Dir     string
-	NATS    *natsNode
+	NATS    *natstest.Server
 	Sim     *platformtest.Simulator
 	SimURL  string // base URL of the simulator as the replicas reach it
 	simSrv  *http.Server
 	NC      *nats.Conn
 	JS      jetstream.JetStream
-	prefix  string
-	events  string // events stream name
+	Prefix  string // the subject prefix
+	Events  string // the events stream's name
 	log     *zap.Logger
 	ownsDir bool
 
 	mu       sync.Mutex
-	replicas []*replica
+	replicas []*Replica
 }
 
-// startRig starts NATS, provisions the streams (so commands can be
+// Start starts NATS, provisions the streams (so commands can be
 // published before any replica runs) and starts the simulator.
-func startRig(ctx context.Context, cfg rigConfig) (_ *rig, err error) {
-	r := &rig{cfg: cfg, Dir: cfg.Dir, prefix: cfg.Prefix, log: cfg.Logger}
+func Start(ctx context.Context, cfg Config) (_ *Rig, err error) {
+	r := &Rig{cfg: cfg, Dir: cfg.Dir, Prefix: cfg.Prefix, log: cfg.Logger}
 	if r.log == nil {
 		r.log = zap.NewNop()
 	}
-	if r.prefix == "" {
-		r.prefix = queue.DefaultPrefix
+	if r.Prefix == "" {
+		r.Prefix = queue.DefaultPrefix
 	}
 	if r.cfg.Binary == "" {
 		if r.cfg.Binary, err = os.Executable(); err != nil {
@@ -226,15 +114,15 @@ func startRig(ctx context.Context, cfg rigConfig) (_ *rig, err error) {
 			r.Close()
 		}
 	}()
-	if r.NATS, err = startNATSNode(filepath.Join(r.Dir, "nats")); err != nil {
+	if r.NATS, err = natstest.New(natstest.Options{Name: "txworker-rig", StoreDir: filepath.Join(r.Dir, "nats"), MaxPayload: 1 << 20}); err != nil {
 		return nil, err
 	}
-	bus, err := queue.Connect(ctx, queue.Config{URL: r.NATS.URL(), Prefix: r.prefix, Provision: true, Name: "txworker-rig"}, r.log)
+	bus, err := queue.Connect(ctx, queue.Config{URL: r.NATS.URL(), Prefix: r.Prefix, Provision: true, Name: "txworker-rig"}, r.log)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	perr := bus.Provision(ctx)
-	r.events = bus.EventsStream()
+	r.Events = bus.EventsStream()
 	_ = bus.Drain()
 	if perr != nil {
 		return nil, fmt.Errorf("provision: %w", perr)
@@ -254,7 +142,7 @@ func startRig(ctx context.Context, cfg rigConfig) (_ *rig, err error) {
 }
 
 // startSim starts the simulator, behind SimMiddleware if there is one.
-func (r *rig) startSim() error {
+func (r *Rig) startSim() error {
 	if r.cfg.SimMiddleware == nil {
 		sim, err := platformtest.Start(r.cfg.Sim)
 		if err != nil {
@@ -277,16 +165,16 @@ func (r *rig) startSim() error {
 // Env is a replica's environment: connections to this rig's NATS and
 // simulator with the sandbox credentials, an ops server on a free loopback
 // port, no platform rate cap, info logs; then cfg.Env, then extra.
-func (r *rig) Env(extra map[string]string) []string {
+func (r *Rig) Env(extra map[string]string) []string {
 	m := map[string]string{
 		"TXWORKER_NATS_URL":            r.NATS.URL(),
-		"TXWORKER_SUBJECT_PREFIX":      r.prefix,
+		"TXWORKER_SUBJECT_PREFIX":      r.Prefix,
 		"TXWORKER_PLATFORM_URL":        r.SimURL,
-		"TXWORKER_CLIENT_ID":           sandboxClientID,
-		"TXWORKER_CLIENT_SECRET":       sandboxClientSecret,
+		"TXWORKER_CLIENT_ID":           sandbox.ClientID,
+		"TXWORKER_CLIENT_SECRET":       sandbox.ClientSecret,
 		"TXWORKER_JM_URL":              r.SimURL,
-		"TXWORKER_JM_USERNAME":         sandboxJMUser,
-		"TXWORKER_JM_PASSWORD":         sandboxJMPassword,
+		"TXWORKER_JM_USERNAME":         sandbox.JMUser,
+		"TXWORKER_JM_PASSWORD":         sandbox.JMPassword,
 		"TXWORKER_ALLOW_INSECURE_HTTP": "true",
 		"TXWORKER_HTTP_ADDR":           "127.0.0.1:0",
 		"TXWORKER_PLATFORM_RPS":        "0",
@@ -317,8 +205,8 @@ var goRuntimeEnv = []string{"GOMAXPROCS", "GOGC", "GOMEMLIMIT"}
 // StartWorkers starts n replicas named worker-1 … worker-n, one after the
 // other, each ready when the next starts, and then the collector of the
 // events (stop it when done; Close stops the replicas).
-func (r *rig) StartWorkers(ctx context.Context, n int) ([]*replica, *collector, error) {
-	reps := make([]*replica, n)
+func (r *Rig) StartWorkers(ctx context.Context, n int) ([]*Replica, *Collector, error) {
+	reps := make([]*Replica, n)
 	for i := range reps {
 		var err error
 		if reps[i], err = r.StartReplica(ctx, fmt.Sprintf("worker-%d", i+1), nil); err != nil {
@@ -335,8 +223,8 @@ func (r *rig) StartWorkers(ctx context.Context, n int) ([]*replica, *collector, 
 // StartReplica starts `txworker run` (or cfg.Command) as a new OS process named name (its
 // logs go to {Dir}/{name}.log) with r.Env(extra), and returns once its
 // /readyz answers 200. Close kills every replica still running.
-func (r *rig) StartReplica(ctx context.Context, name string, extra map[string]string) (*replica, error) {
-	p := &replica{Name: name, LogPath: filepath.Join(r.Dir, name+".log"), bin: r.cfg.Binary, args: r.cfg.Command, env: r.Env(extra)}
+func (r *Rig) StartReplica(ctx context.Context, name string, extra map[string]string) (*Replica, error) {
+	p := &Replica{Name: name, LogPath: filepath.Join(r.Dir, name+".log"), bin: r.cfg.Binary, args: r.cfg.Command, env: r.Env(extra)}
 	r.mu.Lock()
 	r.replicas = append(r.replicas, p)
 	r.mu.Unlock()
@@ -348,8 +236,8 @@ func (r *rig) StartReplica(ctx context.Context, name string, extra map[string]st
 
 // Publish publishes one command and waits for the stream's acknowledgement;
 // Nats-Msg-Id is the commandId.
-func (r *rig) Publish(ctx context.Context, c command) error {
-	_, err := r.JS.PublishMsg(ctx, r.commandMsg(c))
+func (r *Rig) Publish(ctx context.Context, c Command) error {
+	_, err := r.JS.PublishMsg(ctx, r.CommandMsg(c))
 	if err != nil {
 		return fmt.Errorf("publish %s: %w", c.ID, err)
 	}
@@ -358,16 +246,18 @@ func (r *rig) Publish(ctx context.Context, c command) error {
 
 // PublishAsync publishes without waiting (at most 4096 unacknowledged);
 // PublishAsyncComplete tells when all are acknowledged.
-func (r *rig) PublishAsync(c command) (jetstream.PubAckFuture, error) {
-	f, err := r.JS.PublishMsgAsync(r.commandMsg(c))
+func (r *Rig) PublishAsync(c Command) (jetstream.PubAckFuture, error) {
+	f, err := r.JS.PublishMsgAsync(r.CommandMsg(c))
 	if err != nil {
 		return nil, fmt.Errorf("publish %s: %w", c.ID, err)
 	}
 	return f, nil
 }
 
-func (r *rig) commandMsg(c command) *nats.Msg {
-	m := nats.NewMsg(r.prefix + ".cmd." + c.Action)
+// CommandMsg is the message that publishes c: its subject, body and
+// Nats-Msg-Id (the commandId).
+func (r *Rig) CommandMsg(c Command) *nats.Msg {
+	m := nats.NewMsg(r.Prefix + ".cmd." + c.Action)
 	m.Data = c.Body
 	m.Header.Set(nats.MsgIdHdr, c.ID)
 	return m
@@ -375,13 +265,13 @@ func (r *rig) commandMsg(c command) *nats.Msg {
 
 // Collect follows every event on the events stream from its start with an
 // ordered consumer (which survives NATS restarts). Stop it when done.
-func (r *rig) Collect(ctx context.Context) (*collector, error) {
-	return startCollector(ctx, r.JS, r.events)
+func (r *Rig) Collect(ctx context.Context) (*Collector, error) {
+	return startCollector(ctx, r.JS, r.Events)
 }
 
 // Close kills the replicas still running, stops the simulator and NATS and
 // removes the directory it created (unless KeepDir).
-func (r *rig) Close() {
+func (r *Rig) Close() {
 	r.mu.Lock()
 	reps := r.replicas
 	r.mu.Unlock()
@@ -398,9 +288,21 @@ func (r *rig) Close() {
 		_ = r.simSrv.Close()
 	}
 	if r.NATS != nil {
-		r.NATS.Close()
+		r.NATS.Shutdown()
 	}
 	if r.ownsDir {
 		_ = os.RemoveAll(r.Dir)
+	}
+}
+
+// Sleep waits d or until ctx ends; it reports whether the whole d passed.
+func Sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }

@@ -1,7 +1,13 @@
-package main
+// Package chaos runs `txworker chaos`, the reliability soak: worker
+// replicas killed, NATS restarted and platform faults cycled while
+// commands flow, then a check of SPEC §8's promise (every command ends
+// exactly once, no action taken twice).
+package chaos
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -9,8 +15,9 @@ import (
 	"time"
 )
 
-// chaosOptions are the flags of `txworker chaos`.
-type chaosOptions struct {
+// Options are the flags of `txworker chaos`: RegisterFlags adds them,
+// Validate checks them, Run runs the soak.
+type Options struct {
 	count        int           // commands (unique commandIds)
 	rate         float64       // commands published per second
 	replicas     int           // worker processes
@@ -48,12 +55,10 @@ longest wait. Exit status 1 on any violation.
 
 `
 
-// cmdChaos is `txworker chaos`.
-func cmdChaos(ctx context.Context, args []string, _ func(string) string, stdout io.Writer) error {
-	fs := newFlagSet("chaos", stdout)
-	fs.Usage = func() { fmt.Fprint(stdout, chaosUsage); fs.PrintDefaults() }
-	// Progress lines come from several goroutines.
-	o := chaosOptions{out: &lockedWriter{w: stdout}}
+// RegisterFlags adds the flags of `txworker chaos` to fs, with their
+// defaults, and sets fs.Usage.
+func (o *Options) RegisterFlags(fs *flag.FlagSet) {
+	fs.Usage = func() { fmt.Fprint(fs.Output(), chaosUsage); fs.PrintDefaults() }
 	fs.IntVar(&o.count, "count", 5000, "commands to publish (every action)")
 	fs.Float64Var(&o.rate, "rate", 25, "commands published per second")
 	fs.IntVar(&o.replicas, "replicas", 3, "worker processes")
@@ -70,12 +75,13 @@ func cmdChaos(ctx context.Context, args []string, _ func(string) string, stdout 
 	fs.BoolVar(&o.keep, "keep", false, "keep the run's directory (worker logs, NATS store) and print where")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines")
 	fs.StringVar(&o.binary, "binary", "", "worker executable (default: this program)")
-	if done, err := parseCommand(fs, args); done {
-		return err
-	}
-	if err := o.validate(); err != nil {
-		return err
-	}
+}
+
+// Run runs the soak, printing progress and the report to out (a time-based
+// seed when Seed is 0); it fails on any violation.
+func Run(ctx context.Context, o Options, out io.Writer) error {
+	// Progress lines come from several goroutines.
+	o.out = &lockedWriter{w: out}
 	if o.seed == 0 {
 		o.seed = time.Now().UnixNano()
 	}
@@ -87,32 +93,34 @@ func cmdChaos(ctx context.Context, args []string, _ func(string) string, stdout 
 		return err
 	}
 	if len(rep.violations) > 0 {
-		return &exitError{code: 1, msg: fmt.Sprintf("chaos: %d violations: %s", len(rep.violations), strings.Join(rep.violations, "; "))}
+		return fmt.Errorf("chaos: %d violations: %s", len(rep.violations), strings.Join(rep.violations, "; "))
 	}
 	return nil
 }
 
-func (o chaosOptions) validate() error {
-	var p problems
+// Validate checks the flags; its error joins one error per problem.
+func (o Options) Validate() error {
+	var p []error
+	add := func(msg string) { p = append(p, errors.New(msg)) }
 	if o.count < 1 || o.replicas < 1 || o.rate <= 0 {
-		p.add("-count, -replicas and -rate must be positive")
+		add("-count, -replicas and -rate must be positive")
 	}
 	if o.killEvery < 0 || o.natsEvery < 0 || o.restartAfter < 0 || o.natsDown < 0 || o.faultEvery <= 0 {
-		p.add("durations must not be negative (-fault-every positive)")
+		add("durations must not be negative (-fault-every positive)")
 	}
 	if o.minKills < 0 || o.minRestarts < 0 {
-		p.add("-kills and -nats-restarts must not be negative")
+		add("-kills and -nats-restarts must not be negative")
 	}
 	if o.minKills > 0 && o.killEvery == 0 {
-		p.add("-kills needs -kill-every")
+		add("-kills needs -kill-every")
 	}
 	if o.minRestarts > 0 && o.natsEvery == 0 {
-		p.add("-nats-restarts needs -nats-every")
+		add("-nats-restarts needs -nats-every")
 	}
 	if o.timeout <= 0 {
-		p.add("-timeout must be positive")
+		add("-timeout must be positive")
 	}
-	return p.err()
+	return errors.Join(p...)
 }
 
 // lockedWriter serialises writes to w.

@@ -1,4 +1,4 @@
-package main
+package rig
 
 import (
 	"bytes"
@@ -17,11 +17,11 @@ import (
 	"time"
 )
 
-// replica is one worker running as its own OS process (`txworker run`),
+// Replica is one worker running as its own OS process (`txworker run`),
 // part of the rig (rig.go). Its stdout and stderr are appended to LogPath;
 // each Start finds the ops address in the "txworker started" log line of
 // that run and waits for /readyz. Its methods are safe for concurrent use.
-type replica struct {
+type Replica struct {
 	Name    string
 	LogPath string
 	bin     string
@@ -35,9 +35,9 @@ type replica struct {
 	state *os.ProcessState
 }
 
-// procStats is what a worker process has used: peak resident memory and CPU
+// ProcStats is what a worker process has used: peak resident memory and CPU
 // time (user + system).
-type procStats struct {
+type ProcStats struct {
 	PeakRSS uint64 // bytes (VmHWM, or ru_maxrss after exit)
 	CPU     time.Duration
 }
@@ -50,7 +50,7 @@ const startTimeout = 60 * time.Second
 // /readyz answers 200. It fails if the process is running already, exits
 // before it is ready, or is not ready within a minute or before ctx ends;
 // a process that did not become ready is killed.
-func (p *replica) Start(ctx context.Context) error {
+func (p *Replica) Start(ctx context.Context) error {
 	p.mu.Lock()
 	if p.cmd != nil && p.state == nil {
 		p.mu.Unlock()
@@ -95,7 +95,7 @@ func (p *replica) Start(ctx context.Context) error {
 
 // awaitReady reads the log from offset from until the started line shows
 // the ops address, then polls /readyz until 200.
-func (p *replica) awaitReady(ctx context.Context, from int64, done <-chan struct{}) error {
+func (p *Replica) awaitReady(ctx context.Context, from int64, done <-chan struct{}) error {
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -159,14 +159,14 @@ func findAddr(path string, from int64) string {
 
 // Addr is the ops server address (host:port) of the current run; "" until
 // Start has seen it.
-func (p *replica) Addr() string {
+func (p *Replica) Addr() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.addr
 }
 
 // PID is the process id of the current (or last) run; 0 before Start.
-func (p *replica) PID() int {
+func (p *Replica) PID() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cmd == nil || p.cmd.Process == nil {
@@ -176,14 +176,14 @@ func (p *replica) PID() int {
 }
 
 // Running reports whether the current process has not exited.
-func (p *replica) Running() bool {
+func (p *Replica) Running() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.cmd != nil && p.state == nil
 }
 
 // Exited is closed when the current process has exited (nil before Start).
-func (p *replica) Exited() <-chan struct{} {
+func (p *Replica) Exited() <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.done
@@ -191,14 +191,14 @@ func (p *replica) Exited() <-chan struct{} {
 
 // Kill sends SIGKILL and waits until the process is gone. Killing a
 // process that is not running does nothing.
-func (p *replica) Kill() error {
+func (p *Replica) Kill() error {
 	return p.signal(context.Background(), syscall.SIGKILL)
 }
 
 // Term sends SIGTERM (graceful shutdown) and waits until the process has
 // exited or ctx ends; it returns the exit error ("exit status 1", …) if
 // the process did not exit cleanly.
-func (p *replica) Term(ctx context.Context) error {
+func (p *Replica) Term(ctx context.Context) error {
 	if err := p.signal(ctx, syscall.SIGTERM); err != nil {
 		return err
 	}
@@ -212,14 +212,14 @@ func (p *replica) Term(ctx context.Context) error {
 
 // Restart stops the process with sig (SIGKILL or SIGTERM) and starts it
 // again, waiting for /readyz.
-func (p *replica) Restart(ctx context.Context, sig syscall.Signal) error {
+func (p *Replica) Restart(ctx context.Context, sig syscall.Signal) error {
 	if err := p.signal(ctx, sig); err != nil {
 		return err
 	}
 	return p.Start(ctx)
 }
 
-func (p *replica) signal(ctx context.Context, sig syscall.Signal) error {
+func (p *Replica) signal(ctx context.Context, sig syscall.Signal) error {
 	p.mu.Lock()
 	cmd, done, running := p.cmd, p.done, p.cmd != nil && p.state == nil
 	p.mu.Unlock()
@@ -237,7 +237,7 @@ func (p *replica) signal(ctx context.Context, sig syscall.Signal) error {
 	}
 }
 
-func (p *replica) exitStatus() string {
+func (p *Replica) exitStatus() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.state == nil {
@@ -248,32 +248,32 @@ func (p *replica) exitStatus() string {
 
 // Usage is the current process's peak RSS and CPU time so far, read from
 // /proc while it runs, or from its rusage once it has exited.
-func (p *replica) Usage() (procStats, error) {
+func (p *Replica) Usage() (ProcStats, error) {
 	p.mu.Lock()
 	cmd, st := p.cmd, p.state
 	p.mu.Unlock()
 	switch {
 	case cmd == nil:
-		return procStats{}, fmt.Errorf("replica %s never started", p.Name)
+		return ProcStats{}, fmt.Errorf("replica %s never started", p.Name)
 	case st != nil:
 		ru, ok := st.SysUsage().(*syscall.Rusage)
 		if !ok {
-			return procStats{}, errors.New("no rusage")
+			return ProcStats{}, errors.New("no rusage")
 		}
-		return procStats{PeakRSS: uint64(ru.Maxrss) * 1024,
+		return ProcStats{PeakRSS: uint64(ru.Maxrss) * 1024,
 			CPU: time.Duration(syscall.TimevalToNsec(ru.Utime) + syscall.TimevalToNsec(ru.Stime))}, nil
 	}
-	return procUsage(cmd.Process.Pid)
+	return ProcUsage(cmd.Process.Pid)
 }
 
 // clockTicks is USER_HZ, the unit of /proc/<pid>/stat times: 100 on Linux
 // whatever the kernel's HZ.
 const clockTicks = 100
 
-// procUsage reads VmHWM from /proc/<pid>/status and utime+stime from
+// ProcUsage reads VmHWM from /proc/<pid>/status and utime+stime from
 // /proc/<pid>/stat.
-func procUsage(pid int) (procStats, error) {
-	var u procStats
+func ProcUsage(pid int) (ProcStats, error) {
+	var u ProcStats
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return u, fmt.Errorf("process %d: %w", pid, err)

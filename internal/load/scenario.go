@@ -1,4 +1,4 @@
-package main
+package load
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/txworker/txworker/internal/rig"
 	"github.com/txworker/txworker/platform/platformtest"
 )
 
@@ -28,7 +29,7 @@ type scenario struct {
 }
 
 // newScenario applies the scenario's defaults and the flags.
-func newScenario(o loadOptions, name string) scenario {
+func newScenario(o Options, name string) scenario {
 	s := scenario{name: name, sim: platformtest.Config{AutoCreate: true, LogSize: -1}}
 	oneStep := func(lo, hi time.Duration) {
 		s.sim.StepDuration = [2]time.Duration{lo, hi}
@@ -37,10 +38,10 @@ func newScenario(o loadOptions, name string) scenario {
 	}
 	switch name {
 	case "trickle":
-		s.count, s.actions = 200, allLoadActions()
+		s.count, s.actions = 200, rig.AllActions()
 		s.timeout = 5 * time.Minute
 	case "burst":
-		s.count, s.actions = 20_000, corastoneLoadActions()
+		s.count, s.actions = 20_000, rig.CorastoneActions()
 		oneStep(o.settleMin, o.settleMax)
 	case "sync":
 		s.count, s.actions = 10_000, []string{"cancel-txn"}
@@ -50,7 +51,7 @@ func newScenario(o loadOptions, name string) scenario {
 		// Every orchestration ends at a uniformly random moment between
 		// duration/2 and duration after the scenario starts, however long
 		// intake takes: all of them are tracked at once until duration/2.
-		s.count, s.actions = o.scaleCount, corastoneLoadActions()
+		s.count, s.actions = o.scaleCount, rig.CorastoneActions()
 		s.start = time.Now()
 		rng := rand.New(rand.NewPCG(uint64(s.count), 7)) // Plan runs under the simulator's lock
 		s.sim.Plan = func(_, _, _ string) *platformtest.Plan {
@@ -82,7 +83,7 @@ func newScenario(o loadOptions, name string) scenario {
 
 // runScenario runs one scenario in one mode on a fresh rig (NATS, simulator
 // and worker processes) and measures it.
-func runScenario(ctx context.Context, o loadOptions, name string, naive bool) (*loadResult, error) {
+func runScenario(ctx context.Context, o Options, name string, naive bool) (*loadResult, error) {
 	s := newScenario(o, name)
 	env := map[string]string{
 		"TXWORKER_CONCURRENCY":       strconv.Itoa(o.concurrency),
@@ -94,7 +95,7 @@ func runScenario(ctx context.Context, o loadOptions, name string, naive bool) (*
 		env["TXWORKER_PPROF"] = "true"
 	}
 	mode := modeName(naive)
-	rc := rigConfig{Binary: o.binary, KeepDir: o.keep, Sim: s.sim, Env: env}
+	rc := rig.Config{Binary: o.binary, KeepDir: o.keep, Sim: s.sim, Env: env}
 	if o.reference != "" {
 		mode = "reference-" + o.reference
 		rc.Command = []string{"load-reference", o.reference}
@@ -102,7 +103,7 @@ func runScenario(ctx context.Context, o loadOptions, name string, naive bool) (*
 	if s.timer != nil {
 		rc.SimMiddleware = s.timer.wrap
 	}
-	r, err := startRig(ctx, rc)
+	r, err := rig.Start(ctx, rc)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +135,7 @@ func runScenario(ctx context.Context, o loadOptions, name string, naive bool) (*
 			trace: o.profileTrace, addr: reps[0].Addr()}
 		prof.start(ctx)
 	}
-	d := &driver{r: r, col: col, gen: newCommandGen(runID()), s: &s}
+	d := &driver{r: r, col: col, gen: rig.NewCommandGen(runID()), s: &s}
 	var hold *holdFigures
 	switch name {
 	case "trickle":
@@ -194,8 +195,8 @@ func runID() string {
 }
 
 // sumUsage adds the replicas' CPU time; PeakRSS is the largest peak.
-func sumUsage(reps []*replica) (procStats, error) {
-	var t procStats
+func sumUsage(reps []*rig.Replica) (rig.ProcStats, error) {
+	var t rig.ProcStats
 	for _, p := range reps {
 		u, err := p.Usage()
 		if err != nil {
@@ -209,9 +210,9 @@ func sumUsage(reps []*replica) (procStats, error) {
 
 // driver publishes a scenario's commands and remembers what it published.
 type driver struct {
-	r   *rig
-	col *collector
-	gen *commandGen
+	r   *rig.Rig
+	col *rig.Collector
+	gen *rig.CommandGen
 	s   *scenario
 
 	mu        sync.Mutex
@@ -220,7 +221,7 @@ type driver struct {
 	published time.Time         // when the last command was acknowledged by the stream
 }
 
-func (d *driver) next(i int) command {
+func (d *driver) next(i int) rig.Command {
 	c := d.gen.Mixed(i, d.s.actions)
 	d.mu.Lock()
 	d.ids = append(d.ids, c.ID)
@@ -298,13 +299,13 @@ func (d *driver) paced(ctx context.Context, rate float64) error {
 // synchronously (its Nats-Msg-Id makes that safe).
 func (d *driver) publishAsync(ctx context.Context, from, to int) error {
 	type pending struct {
-		c command
+		c rig.Command
 		f jetstream.PubAckFuture
 	}
 	ps := make([]pending, 0, to-from)
 	for i := from; i < to; i++ {
 		c := d.next(i)
-		f, err := d.r.JS.PublishMsgAsync(d.r.commandMsg(c), jetstream.WithStallWait(30*time.Second))
+		f, err := d.r.JS.PublishMsgAsync(d.r.CommandMsg(c), jetstream.WithStallWait(30*time.Second))
 		if err != nil {
 			return fmt.Errorf("publish %s: %w", c.ID, err)
 		}
@@ -329,7 +330,7 @@ func (d *driver) publishAsync(ctx context.Context, from, to int) error {
 
 // progress prints a line every few seconds until the returned stop is
 // called.
-func progress(o loadOptions, r *rig, col *collector, s *scenario, mode string, start time.Time) (stop func()) {
+func progress(o Options, r *rig.Rig, col *rig.Collector, s *scenario, mode string, start time.Time) (stop func()) {
 	if o.quiet {
 		return func() {}
 	}
@@ -356,4 +357,13 @@ func progress(o loadOptions, r *rig, col *collector, s *scenario, mode string, s
 		}
 	}()
 	return func() { close(done); wg.Wait() }
+}
+
+// Burst publishes n commands of a mix of actions (nil: the four Corastone
+// actions) as fast as the stream takes them, each announced to col, and
+// returns once the stream has acknowledged them all (not when they end).
+func Burst(ctx context.Context, r *rig.Rig, col *rig.Collector, actions []string, n int) error {
+	s := scenario{name: "burst", count: n, actions: actions}
+	d := &driver{r: r, col: col, gen: rig.NewCommandGen(runID()), s: &s}
+	return d.burst(ctx)
 }

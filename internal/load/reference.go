@@ -1,4 +1,4 @@
-package main
+package load
 
 // The reference consumer: what `txworker load -scenario sync -reference
 // MODE` runs in the worker's place, to measure what the machine itself costs
@@ -22,9 +22,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"time"
@@ -34,6 +32,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"github.com/txworker/txworker/internal/app"
 	"github.com/txworker/txworker/platform"
 	"github.com/txworker/txworker/queue"
 	"github.com/txworker/txworker/worker"
@@ -47,27 +46,9 @@ const (
 // referenceTimeout bounds one command's handling.
 const referenceTimeout = 30 * time.Second
 
-// referenceModes are the -reference values, in the order usage names them.
-var referenceModes = []string{referenceClaims, referenceBare}
-
-// cmdLoadReference is `txworker load-reference MODE`, which `txworker load
-// -reference MODE` starts as the replica: the service with its
-// configuration (TXWORKER_* or flags, as run), its ops server and its
-// poller, and the reference consumer taking the commands.
-func cmdLoadReference(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	fs := newFlagSet("load-reference", stdout)
-	v := register(fs, getenv)
-	if err := parseFlags(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
-	}
-	if fs.NArg() != 1 || !slices.Contains(referenceModes, fs.Arg(0)) {
-		return &usageError{msg: fmt.Sprintf("load-reference takes one mode, %s; got %q", strings.Join(referenceModes, " or "), fs.Args())}
-	}
-	return serveSettings(ctx, v, fs.Arg(0), getenv, stdout)
-}
+// ReferenceModes returns the -reference values, in the order usage names
+// them.
+func ReferenceModes() []string { return []string{referenceClaims, referenceBare} }
 
 // reference consumes commands the way the reference mode says.
 type reference struct {
@@ -80,10 +61,24 @@ type reference struct {
 	cancel platform.Action
 }
 
+// ReferenceIntake is an app.Intake that puts a reference consumer of the
+// mode (one of ReferenceModes) in the worker's place: `txworker
+// load-reference MODE`, which `txworker load -reference MODE` starts as the
+// replica. It needs a Journey Manager; an unknown mode fails the start.
+func ReferenceIntake(mode string) app.Intake {
+	return func(ctx context.Context, p app.Parts) (func(context.Context) error, error) {
+		r, err := newReference(ctx, mode, p.Bus, p.JM, p.Config.Worker.Concurrency, p.Logger)
+		if err != nil {
+			return nil, err
+		}
+		return r.Run, nil
+	}
+}
+
 // newReference binds a reference consumer to a provisioned bus.
 func newReference(ctx context.Context, mode string, bus *queue.Bus, jm worker.JourneyManager, concurrency int, logger *zap.Logger) (*reference, error) {
-	if !slices.Contains(referenceModes, mode) {
-		return nil, fmt.Errorf("reference mode %q is not %s", mode, strings.Join(referenceModes, " or "))
+	if !slices.Contains(ReferenceModes(), mode) {
+		return nil, fmt.Errorf("reference mode %q is not %s", mode, strings.Join(ReferenceModes(), " or "))
 	}
 	if jm == nil {
 		return nil, errors.New("the reference consumer sends cancel-txn: it needs a Journey Manager")

@@ -1,4 +1,4 @@
-package main
+package chaos
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/txworker/txworker/internal/rig"
 )
 
 // chaosKind is what should become of a chaos command.
@@ -24,7 +25,7 @@ func (k chaosKind) String() string {
 
 // chaosCommand is one command of the chaos run and what it should end as.
 type chaosCommand struct {
-	command
+	rig.Command
 	kind     chaosKind
 	wantCode string // refused: the platform's code
 }
@@ -56,9 +57,9 @@ var chaosInvalid = []struct{ action, body string }{
 // Nats-Msg-Id, so a retry of a message the stream had stored is dropped
 // as a duplicate (counted in dupAcks).
 type feeder struct {
-	r     *rig
-	col   *collector
-	gen   *commandGen
+	r     *rig.Rig
+	col   *rig.Collector
+	gen   *rig.CommandGen
 	runID string
 
 	mu        sync.Mutex
@@ -72,8 +73,8 @@ type feeder struct {
 	intakeEnd time.Time
 }
 
-func newFeeder(r *rig, col *collector, run string) *feeder {
-	return &feeder{r: r, col: col, gen: newCommandGen(run), runID: run, cmds: map[string]chaosCommand{}}
+func newFeeder(r *rig.Rig, col *rig.Collector, run string) *feeder {
+	return &feeder{r: r, col: col, gen: rig.NewCommandGen(run), runID: run, cmds: map[string]chaosCommand{}}
 }
 
 // next makes the i-th command: every 20th one the platform refuses, every
@@ -84,7 +85,7 @@ func (f *feeder) next(i int) chaosCommand {
 		ref := chaosRefusals[(i/20)%len(chaosRefusals)]
 		id := fmt.Sprintf("chaos-%s-ref-%d", f.runID, i)
 		body := fmt.Sprintf(`{"commandId":%q,"params":%s}`, id, ref.params)
-		return chaosCommand{command: command{ID: id, Action: ref.action, Body: []byte(body)}, kind: kindRefused, wantCode: ref.code}
+		return chaosCommand{Command: rig.Command{ID: id, Action: ref.action, Body: []byte(body)}, kind: kindRefused, wantCode: ref.code}
 	case i%50 == 25:
 		inv := chaosInvalid[(i/50)%len(chaosInvalid)]
 		id := fmt.Sprintf("chaos-%s-inv-%d", f.runID, i)
@@ -92,9 +93,9 @@ func (f *feeder) next(i int) chaosCommand {
 		if len(body) > 0 && body[len(body)-1] == '}' {
 			body = fmt.Sprintf(inv.body, id)
 		}
-		return chaosCommand{command: command{ID: id, Action: inv.action, Body: []byte(body)}, kind: kindRejected}
+		return chaosCommand{Command: rig.Command{ID: id, Action: inv.action, Body: []byte(body)}, kind: kindRejected}
 	}
-	return chaosCommand{command: f.gen.Mixed(i, allLoadActions()), kind: kindFresh}
+	return chaosCommand{Command: f.gen.Mixed(i, rig.AllActions()), kind: kindFresh}
 }
 
 // run publishes count commands, rate per second, until done or ctx ends.
@@ -113,7 +114,7 @@ func (f *feeder) run(ctx context.Context, count int, rate float64) error {
 		f.ids = append(f.ids, c.ID)
 		f.mu.Unlock()
 		f.col.Expect(c.ID, c.Action, time.Now())
-		if err := f.publish(ctx, f.r.commandMsg(c.command)); err != nil {
+		if err := f.publish(ctx, f.r.CommandMsg(c.Command)); err != nil {
 			return err
 		}
 		if c.kind != kindFresh {
@@ -121,14 +122,14 @@ func (f *feeder) run(ctx context.Context, count int, rate float64) error {
 		}
 		switch {
 		case i%25 == 3: // the same message again: the stream drops it
-			if err := f.publish(ctx, f.r.commandMsg(c.command)); err != nil {
+			if err := f.publish(ctx, f.r.CommandMsg(c.Command)); err != nil {
 				return err
 			}
 			f.mu.Lock()
 			f.sameID++
 			f.mu.Unlock()
 		case i%40 == 7: // the same command under another Nats-Msg-Id: the worker drops it
-			m := f.r.commandMsg(c.command)
+			m := f.r.CommandMsg(c.Command)
 			m.Header.Set(nats.MsgIdHdr, c.ID+"~copy")
 			if err := f.publish(ctx, m); err != nil {
 				return err

@@ -1,4 +1,4 @@
-package main
+package chaos
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/txworker/txworker/internal/rig"
 	"github.com/txworker/txworker/platform/platformtest"
 )
 
@@ -27,17 +28,17 @@ var chaosEnv = map[string]string{
 // runChaos runs one soak on a fresh rig and returns its report; an error
 // means the run could not be carried out (the report, if any, says how far
 // it got).
-func runChaos(ctx context.Context, o chaosOptions) (*chaosReport, error) {
+func runChaos(ctx context.Context, o Options) (*chaosReport, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	printMachine(o.out)
+	rig.PrintMachine(o.out)
 	fmt.Fprintf(o.out, "chaos: %d commands at %.0f/s, %d replicas, kill every ~%s, NATS restart every ~%s, faults %t, seed %d\n",
 		o.count, o.rate, o.replicas, o.killEvery, o.natsEvery, o.faults, o.seed)
 	sim := platformtest.Config{
 		AutoCreate: true, NoDedupe: true, LogSize: -1, Seed: o.seed,
 		StepDuration: [2]time.Duration{200 * time.Millisecond, time.Second},
 	}
-	r, err := startRig(ctx, rigConfig{Binary: o.binary, KeepDir: o.keep, Sim: sim, Env: chaosEnv})
+	r, err := rig.Start(ctx, rig.Config{Binary: o.binary, KeepDir: o.keep, Sim: sim, Env: chaosEnv})
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +146,7 @@ wait:
 	return rep, nil
 }
 
-func chaosProgress(o chaosOptions, f *feeder, col *collector, m *monkey, start time.Time) {
+func chaosProgress(o Options, f *feeder, col *rig.Collector, m *monkey, start time.Time) {
 	acc, ended, _ := col.Counts()
 	kills, restarts, _ := m.counts()
 	fmt.Fprintf(o.out, "  … %5.0fs  published %d/%d  accepted %d  ended %d  kills %d  NATS restarts %d\n",
@@ -155,8 +156,8 @@ func chaosProgress(o chaosOptions, f *feeder, col *collector, m *monkey, start t
 // waitBusIdle waits until neither the command nor the tracking consumer has
 // anything pending or unacknowledged: no handler runs and none will, so no
 // event can come after the count.
-func waitBusIdle(ctx context.Context, r *rig) error {
-	base := strings.TrimSuffix(r.events, "_EVENTS")
+func waitBusIdle(ctx context.Context, r *rig.Rig) error {
+	base := strings.TrimSuffix(r.Events, "_EVENTS")
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	for {
@@ -176,7 +177,7 @@ func waitBusIdle(ctx context.Context, r *rig) error {
 		if busy == "" {
 			return nil
 		}
-		if !sleepCtx(ctx, 250*time.Millisecond) {
+		if !rig.Sleep(ctx, 250*time.Millisecond) {
 			return errors.New("the bus did not become idle: " + busy)
 		}
 	}

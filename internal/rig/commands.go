@@ -1,4 +1,4 @@
-package main
+package rig
 
 import (
 	"fmt"
@@ -6,25 +6,25 @@ import (
 	"sync/atomic"
 )
 
-// command is one command to publish: its commandId (also the Nats-Msg-Id),
+// Command is one Command to publish: its commandId (also the Nats-Msg-Id),
 // its action (the subject token) and its JSON body.
-type command struct {
+type Command struct {
 	ID       string
 	Action   string
 	Resource string // the securityId, assetId or submitKey it names (the event subject)
 	Body     []byte
 }
 
-// corastoneLoadActions are the tracked actions the generator knows, in the
+// CorastoneActions are the tracked actions the generator knows, in the
 // order Mixed rotates through them (a new slice each call).
-func corastoneLoadActions() []string {
+func CorastoneActions() []string {
 	return []string{"cancel-offering", "revert-to-active", "remove-service-provider", "reject-asset"}
 }
 
-// allLoadActions are corastoneLoadActions and cancel-txn.
-func allLoadActions() []string { return append(corastoneLoadActions(), "cancel-txn") }
+// AllActions are CorastoneActions and cancel-txn.
+func AllActions() []string { return append(CorastoneActions(), "cancel-txn") }
 
-// commandGen makes valid commands of every action, part of the rig
+// CommandGen makes valid commands of every action, part of the rig
 // (rig.go). Every command names fresh resources (security, asset, JM
 // submitKey) so that no two commands contend for one entity; the
 // simulator must run with Config.AutoCreate, which creates each unknown
@@ -32,26 +32,26 @@ func allLoadActions() []string { return append(corastoneLoadActions(), "cancel-t
 // the simulator's plan says otherwise. No processId is sent: the worker
 // generates and persists one, as it would for most upstreams. Safe for
 // concurrent use.
-type commandGen struct {
+type CommandGen struct {
 	run string // unique per run, so ids never collide across runs on one stream
 	n   atomic.Uint64
 }
 
-// newCommandGen returns a generator whose ids start with "load-{run}-".
-func newCommandGen(run string) *commandGen { return &commandGen{run: run} }
+// NewCommandGen returns a generator whose ids start with "load-{run}-".
+func NewCommandGen(run string) *CommandGen { return &CommandGen{run: run} }
 
 // Mixed returns the i-th command of a mix that rotates through actions
 // (nil or empty: the four Corastone actions).
-func (g *commandGen) Mixed(i int, actions []string) command {
+func (g *CommandGen) Mixed(i int, actions []string) Command {
 	if len(actions) == 0 {
-		actions = corastoneLoadActions()
+		actions = CorastoneActions()
 	}
 	return g.Next(actions[i%len(actions)])
 }
 
 // Next returns a new valid command of action. It panics on an unknown
 // action (a programming error of the caller).
-func (g *commandGen) Next(action string) command {
+func (g *CommandGen) Next(action string) Command {
 	n := g.n.Add(1)
 	id := "load-" + g.run + "-" + strconv.FormatUint(n, 10)
 	// Identifiers: upper-case letters and digits, unique per run and command.
@@ -77,5 +77,5 @@ func (g *commandGen) Next(action string) command {
 	default:
 		panic("commandGen: unknown action " + action)
 	}
-	return command{ID: id, Action: action, Resource: resource, Body: []byte(body)}
+	return Command{ID: id, Action: action, Resource: resource, Body: []byte(body)}
 }

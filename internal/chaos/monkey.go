@@ -1,4 +1,4 @@
-package main
+package chaos
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/txworker/txworker/internal/rig"
 	"github.com/txworker/txworker/platform/platformtest"
 )
 
@@ -36,14 +37,14 @@ var chaosPhases = []struct {
 // restarts NATS, and switches the simulator's faults. It keeps the worker
 // metrics each killed process reported just before it died.
 type monkey struct {
-	r    *rig
-	reps []*replica
-	o    chaosOptions
+	r    *rig.Rig
+	reps []*rig.Replica
+	o    Options
 	out  io.Writer
 
 	mu         sync.Mutex
 	rng        *rand.Rand
-	restarting map[*replica]bool
+	restarting map[*rig.Replica]bool
 	kills      int
 	restarts   int
 	phases     int
@@ -53,9 +54,9 @@ type monkey struct {
 	wg         sync.WaitGroup
 }
 
-func newMonkey(r *rig, reps []*replica, o chaosOptions) *monkey {
+func newMonkey(r *rig.Rig, reps []*rig.Replica, o Options) *monkey {
 	return &monkey{r: r, reps: reps, o: o, out: o.out, rng: rand.New(rand.NewPCG(uint64(o.seed), 6)),
-		restarting: map[*replica]bool{}, dead: map[string]float64{}}
+		restarting: map[*rig.Replica]bool{}, dead: map[string]float64{}}
 }
 
 // jitter is d ± 50 %.
@@ -77,9 +78,9 @@ func (m *monkey) killLoop(ctx context.Context) {
 	if m.o.killEvery == 0 {
 		return
 	}
-	for sleepCtx(ctx, m.jitter(m.o.killEvery)) {
+	for rig.Sleep(ctx, m.jitter(m.o.killEvery)) {
 		m.mu.Lock()
-		var up []*replica
+		var up []*rig.Replica
 		for _, p := range m.reps {
 			if p.Running() && !m.restarting[p] {
 				up = append(up, p)
@@ -104,14 +105,14 @@ func (m *monkey) killLoop(ctx context.Context) {
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
-			sleepCtx(ctx, m.o.restartAfter)
+			rig.Sleep(ctx, m.o.restartAfter)
 			m.bringBack(context.WithoutCancel(ctx), p)
 		}()
 	}
 }
 
 // bringBack starts p until it is ready (NATS may be down meanwhile).
-func (m *monkey) bringBack(ctx context.Context, p *replica) {
+func (m *monkey) bringBack(ctx context.Context, p *rig.Replica) {
 	defer func() {
 		m.mu.Lock()
 		delete(m.restarting, p)
@@ -138,7 +139,7 @@ func (m *monkey) natsLoop(ctx context.Context) {
 	if m.o.natsEvery == 0 {
 		return
 	}
-	for sleepCtx(ctx, m.jitter(m.o.natsEvery)) {
+	for rig.Sleep(ctx, m.jitter(m.o.natsEvery)) {
 		m.r.NATS.Stop()
 		m.mu.Lock()
 		m.restarts++
@@ -146,7 +147,7 @@ func (m *monkey) natsLoop(ctx context.Context) {
 		m.natsDownAt = time.Now()
 		m.mu.Unlock()
 		m.logf("NATS stopped (restart #%d)", n)
-		sleepCtx(ctx, m.o.natsDown)
+		rig.Sleep(ctx, m.o.natsDown)
 		m.startNATS()
 	}
 }
@@ -184,7 +185,7 @@ func (m *monkey) faultLoop(ctx context.Context) {
 		m.phases++
 		m.mu.Unlock()
 		m.logf("faults: %s", ph.name)
-		if !sleepCtx(ctx, m.o.faultEvery) {
+		if !rig.Sleep(ctx, m.o.faultEvery) {
 			return
 		}
 	}
@@ -206,7 +207,7 @@ func (m *monkey) settle(ctx context.Context) {
 
 // bank adds what p's process reported on /metrics (its counters die with
 // it) to the totals of processes that are gone.
-func (m *monkey) bank(p *replica) {
+func (m *monkey) bank(p *rig.Replica) {
 	series, err := scrapeCounters(p.Addr())
 	if err != nil {
 		m.note("metrics of %s before its end: %v", p.Name, err)
@@ -274,16 +275,4 @@ func scrapeCounters(addr string) (map[string]float64, error) {
 		}
 	}
 	return out, nil
-}
-
-// sleepCtx waits d; it reports false if ctx ended first.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -1,10 +1,11 @@
-package main
+package load
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/txworker/txworker/internal/rig"
 	"io"
 	"net/http"
 	"os"
@@ -18,7 +19,7 @@ import (
 // platformTimer measures the platform's own time per Journey Manager
 // cancel: how long the simulator's handler took (its injected latency
 // included), summed per submitKey. It wraps the simulator
-// (rigConfig.SimMiddleware) in the sync scenario, so that what the worker
+// (rig.Config.SimMiddleware) in the sync scenario, so that what the worker
 // adds can be told apart per command.
 type platformTimer struct {
 	mu    sync.Mutex
@@ -94,7 +95,7 @@ type intakeFigures struct {
 
 // measureIntake waits until all count commands are accepted and returns
 // the CPU spent since at (taken at start).
-func measureIntake(ctx context.Context, col *collector, reps []*replica, count int, at cpuReading, start time.Time) (*intakeFigures, error) {
+func measureIntake(ctx context.Context, col *rig.Collector, reps []*rig.Replica, count int, at cpuReading, start time.Time) (*intakeFigures, error) {
 	if err := col.WaitAccepted(ctx, count); err != nil {
 		return nil, err
 	}
@@ -122,7 +123,7 @@ type holdFigures struct {
 // the worker's CPU and poll rate until firstEnd, when the first
 // orchestration can end (less a second). It returns nil figures if that
 // window is shorter than 5 s.
-func measureHold(ctx context.Context, r *rig, col *collector, reps []*replica, count int, firstEnd time.Time) (*holdFigures, error) {
+func measureHold(ctx context.Context, r *rig.Rig, col *rig.Collector, reps []*rig.Replica, count int, firstEnd time.Time) (*holdFigures, error) {
 	if err := col.WaitAccepted(ctx, count); err != nil {
 		return nil, err
 	}
@@ -133,7 +134,7 @@ func measureHold(ctx context.Context, r *rig, col *collector, reps []*replica, c
 		return nil, nil
 	}
 	wait := func(t time.Time) error {
-		if !sleepCtx(ctx, time.Until(t)) {
+		if !rig.Sleep(ctx, time.Until(t)) {
 			return ctx.Err()
 		}
 		return nil
@@ -161,14 +162,14 @@ func measureHold(ctx context.Context, r *rig, col *collector, reps []*replica, c
 
 // cpuReading is a reading of the worker replicas' resources (summed) and of
 // this process's (the NATS server, the simulator, the driver).
-type cpuReading struct{ workers, self procStats }
+type cpuReading struct{ workers, self rig.ProcStats }
 
-func takeUsage(reps []*replica) (cpuReading, error) {
+func takeUsage(reps []*rig.Replica) (cpuReading, error) {
 	w, err := sumUsage(reps)
 	if err != nil {
 		return cpuReading{}, err
 	}
-	self, err := procUsage(os.Getpid())
+	self, err := rig.ProcUsage(os.Getpid())
 	return cpuReading{workers: w, self: self}, err
 }
 
@@ -264,7 +265,7 @@ func profileSelf(ctx context.Context, file string, d time.Duration) error {
 		f.Close()
 		return err
 	}
-	sleepCtx(ctx, d)
+	rig.Sleep(ctx, d)
 	pprof.StopCPUProfile()
 	return f.Close()
 }

@@ -1,7 +1,8 @@
-package main
+package load
 
 import (
 	"fmt"
+	"github.com/txworker/txworker/internal/rig"
 	"io"
 	"os"
 	"runtime"
@@ -23,7 +24,7 @@ const (
 // loadResult is what one scenario run measured.
 type loadResult struct {
 	scenario, mode string
-	opts           loadOptions
+	opts           Options
 	count          int
 	dir            string
 	start, end     time.Time
@@ -66,7 +67,7 @@ func printAdded(w io.Writer, label, what string, added, before []time.Duration, 
 		label, what string
 		d           []time.Duration
 	}{{label, what, added}, {"  before the call  ", beforeWhat, before}, {"  after the call   ", afterWhat, after}} {
-		fmt.Fprintf(w, "%s p50 %s  p99 %s  (%s)\n", l.label, ms(pct(l.d, 50)), ms(pct(l.d, 99)), l.what)
+		fmt.Fprintf(w, "%s p50 %s  p99 %s  (%s)\n", l.label, ms(rig.Percentile(l.d, 50)), ms(rig.Percentile(l.d, 99)), l.what)
 	}
 }
 
@@ -85,7 +86,7 @@ func loadAverage() string {
 }
 
 // measure reads the collector and the simulator after the run.
-func (res *loadResult) measure(r *rig, col *collector, d *driver) {
+func (res *loadResult) measure(r *rig.Rig, col *rig.Collector, d *driver) {
 	res.missing, res.twice, res.undecoded = col.Check(d.ids)
 	res.maxAccepted = r.Sim.MaxAcceptedPerProcess()
 	res.outcomes = map[string]int{}
@@ -94,7 +95,7 @@ func (res *loadResult) measure(r *rig, col *collector, d *driver) {
 	}
 	var accepted, ended []time.Time
 	var lastAccepted time.Time
-	col.Each(func(_ string, rec record) {
+	col.Each(func(_ string, rec rig.Record) {
 		if rec.AcceptedAt.After(lastAccepted) {
 			lastAccepted = rec.AcceptedAt
 		}
@@ -103,7 +104,7 @@ func (res *loadResult) measure(r *rig, col *collector, d *driver) {
 	if d.s.timer != nil {
 		timer = d.s.timer.snapshot()
 	}
-	col.Each(func(id string, rec record) {
+	col.Each(func(id string, rec rig.Record) {
 		if rec.Action == "cancel-txn" {
 			res.jm++
 		} else {
@@ -165,16 +166,6 @@ func sustained(ts []time.Time, start time.Time) (perSecond float64, last time.Du
 	return float64(len(ts)) / max(last.Seconds(), 1e-3), last
 }
 
-// pct returns the p-th percentile (0–100) of ds, sorting ds.
-func pct(ds []time.Duration, p float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	slices.Sort(ds)
-	i := int(float64(len(ds)-1) * p / 100)
-	return ds[i]
-}
-
 func (res *loadResult) problem() string {
 	var parts []string
 	if n := len(res.missing); n > 0 {
@@ -210,22 +201,22 @@ func (res *loadResult) print(w io.Writer) {
 	fmt.Fprintf(w, "machine             %s\n", res.machine)
 	fmt.Fprintf(w, "wake-ups            %s (goroutines made runnable, and how long they waited for a CPU: Go's /sched/latencies)\n", res.wakeups)
 	fmt.Fprintf(w, "run queues          %s (threads ready to run and waiting for a CPU: the kernel's schedstat)\n", res.queues)
-	fmt.Fprintf(w, "published           all by %s\n", secs(res.published))
+	fmt.Fprintf(w, "published           all by %s\n", rig.Secs(res.published))
 	if res.corastone > 0 {
-		fmt.Fprintf(w, "accepted            %.0f/s sustained; all by %s\n", res.acceptRate, secs(res.lastAccepted))
+		fmt.Fprintf(w, "accepted            %.0f/s sustained; all by %s\n", res.acceptRate, rig.Secs(res.lastAccepted))
 	}
-	fmt.Fprintf(w, "ended               %.0f/s sustained; all by %s\n", res.endRate, secs(res.lastEnded))
-	fmt.Fprintf(w, "command→terminal    p50 %s  p99 %s\n", ms(pct(res.latency, 50)), ms(pct(res.latency, 99)))
+	fmt.Fprintf(w, "ended               %.0f/s sustained; all by %s\n", res.endRate, rig.Secs(res.lastEnded))
+	fmt.Fprintf(w, "command→terminal    p50 %s  p99 %s\n", ms(rig.Percentile(res.latency, 50)), ms(rig.Percentile(res.latency, 99)))
 	if len(res.detection) > 0 {
 		fmt.Fprintf(w, "detection delay     p50 %s  p99 %s  max %s  (orchestration end on the simulator → event on the bus)\n",
-			ms(pct(res.detection, 50)), ms(pct(res.detection, 99)), ms(pct(res.detection, 100)))
+			ms(rig.Percentile(res.detection, 50)), ms(rig.Percentile(res.detection, 99)), ms(rig.Percentile(res.detection, 100)))
 		if n := len(res.detectionAfter); n > 0 && n < len(res.detection) {
 			fmt.Fprintf(w, "  after intake      p50 %s  p99 %s  (the %d orchestrations that ended after the last command was accepted)\n",
-				ms(pct(res.detectionAfter, 50)), ms(pct(res.detectionAfter, 99)), n)
+				ms(rig.Percentile(res.detectionAfter, 50)), ms(rig.Percentile(res.detectionAfter, 99)), n)
 		}
 	}
 	if len(res.added) > 0 {
-		fmt.Fprintf(w, "platform's own      p50 %s  p99 %s  (simulator handling of the cancel)\n", ms(pct(res.platform, 50)), ms(pct(res.platform, 99)))
+		fmt.Fprintf(w, "platform's own      p50 %s  p99 %s  (simulator handling of the cancel)\n", ms(rig.Percentile(res.platform, 50)), ms(rig.Percentile(res.platform, 99)))
 		printAdded(w, "worker adds        ", "command→terminal minus the platform's own, per command", res.added,
 			res.toPlatform, "publish → the cancel arrives at the platform",
 			res.fromPlatform, "the platform's answer → the terminal event at the driver")
@@ -247,12 +238,12 @@ func (res *loadResult) print(w io.Writer) {
 	if f := res.intake; f != nil {
 		secsOf := f.window.Seconds()
 		fmt.Fprintf(w, "intake CPU          %.3f ms per accepted command for the whole machine: worker %.2f + load process %.2f cores over the %s to the last acceptance (%d CPUs at 3,000/s allow %.3f ms)\n",
-			float64(f.perCommand.Microseconds())/1000, f.worker.Seconds()/secsOf, f.rig.Seconds()/secsOf, secs(f.window),
+			float64(f.perCommand.Microseconds())/1000, f.worker.Seconds()/secsOf, f.rig.Seconds()/secsOf, rig.Secs(f.window),
 			runtime.NumCPU(), float64(runtime.NumCPU())/3)
 	}
 	if h := res.hold; h != nil {
 		fmt.Fprintf(w, "tracking only       %d tracked for %s: %.1f Transactions API requests/s; CPU %% of a core: worker %.1f, NATS+simulator+driver %.1f; worker RSS %.1f MB\n",
-			h.tracked, secs(h.window), h.txPerSec, h.cpuShare*100, h.rigShare*100, float64(h.rss)/1e6)
+			h.tracked, rig.Secs(h.window), h.txPerSec, h.cpuShare*100, h.rigShare*100, float64(h.rss)/1e6)
 	}
 	if msg := res.problem(); msg != "" {
 		fmt.Fprintf(w, "check               FAILED: %s\n", msg)
@@ -278,41 +269,17 @@ func printRatios(w io.Writer, b, n *loadResult) {
 	}
 	if b.corastone > 0 {
 		fmt.Fprintf(w, "Transactions API requests   %d ÷ %d = %s\n", n.txReq, b.txReq, ratio(float64(n.txReq), float64(b.txReq)))
-		fmt.Fprintf(w, "detection delay p50         %s ÷ %s = %s\n", ms(pct(n.detection, 50)), ms(pct(b.detection, 50)),
-			ratio(float64(pct(n.detection, 50)), float64(pct(b.detection, 50))))
-		fmt.Fprintf(w, "detection delay p99         %s ÷ %s = %s\n", ms(pct(n.detection, 99)), ms(pct(b.detection, 99)),
-			ratio(float64(pct(n.detection, 99)), float64(pct(b.detection, 99))))
+		fmt.Fprintf(w, "detection delay p50         %s ÷ %s = %s\n", ms(rig.Percentile(n.detection, 50)), ms(rig.Percentile(b.detection, 50)),
+			ratio(float64(rig.Percentile(n.detection, 50)), float64(rig.Percentile(b.detection, 50))))
+		fmt.Fprintf(w, "detection delay p99         %s ÷ %s = %s\n", ms(rig.Percentile(n.detection, 99)), ms(rig.Percentile(b.detection, 99)),
+			ratio(float64(rig.Percentile(n.detection, 99)), float64(rig.Percentile(b.detection, 99))))
 	}
 	fmt.Fprintf(w, "ended/s sustained           %.0f ÷ %.0f = %s\n", n.endRate, b.endRate, ratio(n.endRate, b.endRate))
-	fmt.Fprintf(w, "command→terminal p99        %s ÷ %s = %s\n", ms(pct(n.latency, 99)), ms(pct(b.latency, 99)),
-		ratio(float64(pct(n.latency, 99)), float64(pct(b.latency, 99))))
+	fmt.Fprintf(w, "command→terminal p99        %s ÷ %s = %s\n", ms(rig.Percentile(n.latency, 99)), ms(rig.Percentile(b.latency, 99)),
+		ratio(float64(rig.Percentile(n.latency, 99)), float64(rig.Percentile(b.latency, 99))))
 	fmt.Fprintf(w, "worker CPU                  %.1f s ÷ %.1f s = %s\n", n.cpu.Seconds(), b.cpu.Seconds(), ratio(n.cpu.Seconds(), b.cpu.Seconds()))
 	fmt.Fprintf(w, "worker peak RSS             %.1f MB ÷ %.1f MB = %s\n", float64(n.rss)/1e6, float64(b.rss)/1e6, ratio(float64(n.rss), float64(b.rss)))
 }
-
-// printMachine describes where the figures come from.
-func printMachine(w io.Writer) {
-	model, mem := "unknown", "unknown"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				model = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
-				mem = strings.TrimSpace(v)
-			}
-		}
-	}
-	fmt.Fprintf(w, "machine: %d CPUs (%s), memory %s, %s %s/%s; NATS, simulator and load driver share it with the worker\n",
-		runtime.NumCPU(), model, mem, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-}
-
-func secs(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) }
 
 func ms(d time.Duration) string {
 	if d < 10*time.Millisecond {

@@ -1,4 +1,4 @@
-package main
+package sandbox
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/txworker/txworker/internal/app"
 	"github.com/txworker/txworker/platform/platformtest"
 	"github.com/txworker/txworker/queue"
 )
@@ -55,8 +56,8 @@ func demoCommands(sim *platformtest.Simulator) []demoCommand {
 
 // runDemo publishes the examples, prints every event as it arrives, and
 // returns nil when each command ended with the expected outcome.
-func runDemo(ctx context.Context, natsURL, prefix string, sim *platformtest.Simulator, s *service, timeout time.Duration, out io.Writer) error {
-	if err := waitReady(ctx, s, 30*time.Second); err != nil {
+func runDemo(ctx context.Context, natsURL, prefix string, sim *platformtest.Simulator, s *app.Service, timeout time.Duration, out io.Writer) error {
+	if err := s.WaitReady(ctx, 30*time.Second); err != nil {
 		return err
 	}
 	nc, err := nats.Connect(natsURL, nats.Name("txworker-demo"))
@@ -168,25 +169,6 @@ func printEvent(out io.Writer, ev queue.Event, sim *platformtest.Simulator) {
 	if view, ok := sim.Orchestration(d.OrchestrationID); ok {
 		for i, st := range view.Steps {
 			fmt.Fprintf(out, "      step %d  %s  %s\n", i+1, st.ProcessID, st.Status)
-		}
-	}
-}
-
-// waitReady waits until the service reports ready.
-func waitReady(ctx context.Context, s *service, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for {
-		err := s.ready()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("worker not ready after %s: %w", limit, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }

@@ -1,9 +1,10 @@
-package main
+package load
 
 import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/txworker/txworker/internal/rig"
 	"io"
 	"net/http"
 	"os"
@@ -219,7 +220,7 @@ type wakeupReading struct {
 // process's, counting against the first replica's exported bounds (or
 // bounds, when given: the first reading's). A failed scrape is kept in err;
 // the run-queue times are read all the same.
-func readWakeups(ctx context.Context, reps []*replica, bounds []float64) wakeupReading {
+func readWakeups(ctx context.Context, reps []*rig.Replica, bounds []float64) wakeupReading {
 	r := wakeupReading{workersQ: queueTimes{ok: len(reps) > 0}}
 	for _, p := range reps {
 		q := readQueueTimes(p.PID())

@@ -1,4 +1,4 @@
-package main
+package rig
 
 import (
 	"context"
@@ -13,10 +13,10 @@ import (
 	"github.com/txworker/txworker/queue"
 )
 
-// record is what the collector knows of one command. Times are the rig's
+// Record is what the collector knows of one command. Times are the rig's
 // clock: SentAt when Expect was called, the others when the event reached
 // the collector.
-type record struct {
+type Record struct {
 	Action          string
 	SentAt          time.Time
 	AcceptedAt      time.Time // first accepted event
@@ -33,16 +33,16 @@ type record struct {
 	CommandStoredAt, TerminalStoredAt time.Time
 }
 
-// collector follows the events stream with a JetStream ordered consumer
+// Collector follows the events stream with a JetStream ordered consumer
 // (from the stream's first message; it recreates itself after a NATS
 // restart) and counts events per command, part of the rig (rig.go).
 // Events of commands never announced with Expect are recorded too. Safe
 // for concurrent use.
-type collector struct {
+type Collector struct {
 	cc jetstream.ConsumeContext
 
 	mu        sync.Mutex
-	recs      map[string]*record
+	recs      map[string]*Record
 	accepted  int // commands with at least one accepted event
 	ended     int // commands with at least one terminal event
 	events    int
@@ -51,8 +51,8 @@ type collector struct {
 }
 
 // startCollector starts following stream.
-func startCollector(ctx context.Context, js jetstream.JetStream, stream string) (*collector, error) {
-	c := &collector{recs: map[string]*record{}, changed: make(chan struct{})}
+func startCollector(ctx context.Context, js jetstream.JetStream, stream string) (*Collector, error) {
+	c := &Collector{recs: map[string]*Record{}, changed: make(chan struct{})}
 	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		return nil, fmt.Errorf("events consumer: %w", err)
@@ -76,7 +76,7 @@ type wireEvent struct {
 	} `json:"data"`
 }
 
-func (c *collector) handle(m jetstream.Msg) {
+func (c *Collector) handle(m jetstream.Msg) {
 	now := time.Now()
 	var ev wireEvent
 	err := json.Unmarshal(m.Data(), &ev)
@@ -90,7 +90,7 @@ func (c *collector) handle(m jetstream.Msg) {
 	d := ev.Data
 	r := c.recs[d.CommandID]
 	if r == nil {
-		r = &record{Action: d.Action}
+		r = &Record{Action: d.Action}
 		c.recs[d.CommandID] = r
 	}
 	if d.OrchestrationID != "" {
@@ -122,26 +122,26 @@ func (c *collector) handle(m jetstream.Msg) {
 }
 
 // signal wakes the waiters; c.mu is held.
-func (c *collector) signal() {
+func (c *Collector) signal() {
 	close(c.changed)
 	c.changed = make(chan struct{})
 }
 
 // Expect announces a command about to be published, so that its latency
 // can be measured and its absence noticed. Call it before publishing.
-func (c *collector) Expect(id, action string, sentAt time.Time) {
+func (c *Collector) Expect(id, action string, sentAt time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if r := c.recs[id]; r != nil {
 		r.SentAt = sentAt
 		return
 	}
-	c.recs[id] = &record{Action: action, SentAt: sentAt}
+	c.recs[id] = &Record{Action: action, SentAt: sentAt}
 }
 
 // Counts returns how many commands have had an accepted event and a
 // terminal event, and how many events arrived in all.
-func (c *collector) Counts() (accepted, ended, events int) {
+func (c *Collector) Counts() (accepted, ended, events int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.accepted, c.ended, c.events
@@ -149,17 +149,17 @@ func (c *collector) Counts() (accepted, ended, events int) {
 
 // WaitEnded blocks until at least n commands have had a terminal event,
 // or ctx ends.
-func (c *collector) WaitEnded(ctx context.Context, n int) error {
+func (c *Collector) WaitEnded(ctx context.Context, n int) error {
 	return c.wait(ctx, func(_, ended int) bool { return ended >= n }, n, "ended")
 }
 
 // WaitAccepted blocks until at least n commands have had an accepted
 // event, or ctx ends.
-func (c *collector) WaitAccepted(ctx context.Context, n int) error {
+func (c *Collector) WaitAccepted(ctx context.Context, n int) error {
 	return c.wait(ctx, func(acc, _ int) bool { return acc >= n }, n, "accepted")
 }
 
-func (c *collector) wait(ctx context.Context, done func(accepted, ended int) bool, n int, what string) error {
+func (c *Collector) wait(ctx context.Context, done func(accepted, ended int) bool, n int, what string) error {
 	for {
 		c.mu.Lock()
 		acc, ended, ch := c.accepted, c.ended, c.changed
@@ -176,19 +176,19 @@ func (c *collector) wait(ctx context.Context, done func(accepted, ended int) boo
 }
 
 // Record returns a copy of one command's record.
-func (c *collector) Record(id string) (record, bool) {
+func (c *Collector) Record(id string) (Record, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r, ok := c.recs[id]
 	if !ok {
-		return record{}, false
+		return Record{}, false
 	}
 	return *r, true
 }
 
 // Each calls f for every command's record (a copy), in no order, with the
 // collector locked: f must not call the collector.
-func (c *collector) Each(f func(id string, r record)) {
+func (c *Collector) Each(f func(id string, r Record)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for id, r := range c.recs {
@@ -198,7 +198,7 @@ func (c *collector) Each(f func(id string, r record)) {
 
 // Check returns, sorted, the ids among ids that have no terminal event and
 // those that have more than one, and how many events could not be read.
-func (c *collector) Check(ids []string) (missing, twice []string, undecoded int) {
+func (c *Collector) Check(ids []string) (missing, twice []string, undecoded int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, id := range ids {
@@ -216,4 +216,4 @@ func (c *collector) Check(ids []string) (missing, twice []string, undecoded int)
 }
 
 // Stop stops following the stream.
-func (c *collector) Stop() { c.cc.Stop() }
+func (c *Collector) Stop() { c.cc.Stop() }

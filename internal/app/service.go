@@ -1,4 +1,7 @@
-package main
+// Package app wires one txworker replica together: the JetStream bus, the
+// platform clients, the worker, the poller and the ops HTTP server, and
+// shuts them down in order within a budget (SPEC §8).
+package app
 
 import (
 	"context"
@@ -18,10 +21,10 @@ import (
 	"github.com/txworker/txworker/worker"
 )
 
-// service is one running replica: bus, clients, worker, poller and the ops
-// HTTP server.
-type service struct {
-	cfg    serviceConfig
+// Service is one running replica: bus, clients, worker, poller and the ops
+// HTTP server. Start makes one; Shutdown ends it.
+type Service struct {
+	cfg    Config
 	log    *zap.Logger
 	reg    *prometheus.Registry
 	m      *metrics.Metrics
@@ -40,20 +43,30 @@ type service struct {
 	stopping    atomic.Bool
 }
 
-// startService connects, provisions and starts consuming. It returns once
-// the ops server listens; /readyz turns 200 when connected, provisioned
-// and the first token is obtained, and answers 503 whenever the watch loop
-// last found a stream, consumer or the bucket missing or unreachable.
-func startService(ctx context.Context, cfg serviceConfig, logger *zap.Logger) (*service, error) {
-	s := &service{cfg: cfg, log: logger, reg: metrics.NewRegistry()}
+// Start connects, provisions and starts consuming. It returns once the ops
+// server listens; /readyz turns 200 when connected, provisioned and the
+// first token is obtained, and answers 503 whenever the watch loop last
+// found a stream, consumer or the bucket missing or unreachable. ctx bounds
+// the start only: the loops run until Shutdown. On error everything
+// started is stopped again.
+func Start(ctx context.Context, cfg Config, o Options) (*Service, error) {
+	logger := o.Logger
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	reg := o.Registry
+	if reg == nil {
+		reg = metrics.NewRegistry()
+	}
+	s := &Service{cfg: cfg, log: logger, reg: reg}
 	s.m = metrics.New(s.reg)
 	// The ops server comes first: /healthz answers while NATS is still
 	// being reached, /readyz says why the replica is not ready yet.
-	s.srv = metrics.NewServer(metrics.ServerConfig{Addr: cfg.HTTPAddr, Pprof: cfg.Pprof}, s.reg, s.live, s.m.ReadyCheck(s.ready), logger)
+	s.srv = metrics.NewServer(metrics.ServerConfig{Addr: cfg.HTTPAddr, Pprof: cfg.Pprof}, s.reg, s.live, s.m.ReadyCheck(s.Ready), logger)
 	if err := s.srv.Start(); err != nil {
 		return nil, fmt.Errorf("ops server: %w", err)
 	}
-	fail := func(err error) (*service, error) {
+	fail := func(err error) (*Service, error) {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = s.srv.Shutdown(sctx)
@@ -89,12 +102,10 @@ func startService(ctx context.Context, cfg serviceConfig, logger *zap.Logger) (*
 		return fail(fmt.Errorf("worker: %w", err))
 	}
 	intake := w.Run
-	if cfg.reference != "" {
-		ref, err := newReference(ctx, cfg.reference, bus, jm, cfg.Worker.Concurrency, logger)
-		if err != nil {
+	if o.Intake != nil {
+		if intake, err = o.Intake(ctx, Parts{Config: cfg, Bus: bus, JM: jm, Logger: logger}); err != nil {
 			return fail(err)
 		}
-		intake = ref.Run
 	}
 	p := poller.New(cfg.Poller, bus, s.cs, logger, s.m)
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -112,7 +123,7 @@ func startService(ctx context.Context, cfg serviceConfig, logger *zap.Logger) (*
 
 // loop runs one of the service's own loops; its unexpected end makes
 // /healthz fail so that Kubernetes restarts the pod.
-func (s *service) loop(ctx context.Context, name string, f func(context.Context) error) {
+func (s *Service) loop(ctx context.Context, name string, f func(context.Context) error) {
 	s.wg.Add(1)
 	s.running.Store(name, struct{}{})
 	go func() {
@@ -132,7 +143,7 @@ func (s *service) loop(ctx context.Context, name string, f func(context.Context)
 
 // firstToken obtains the first OAuth2 token, retrying with back-off; the
 // service is not ready before it has one.
-func (s *service) firstToken(ctx context.Context) error {
+func (s *Service) firstToken(ctx context.Context) error {
 	for d := 200 * time.Millisecond; ; d = min(2*d, 30*time.Second) {
 		tctx, cancel := context.WithTimeout(ctx, s.cfg.Corastone.RequestTimeout+time.Second)
 		err := s.cs.Token(tctx)
@@ -152,9 +163,9 @@ func (s *service) firstToken(ctx context.Context) error {
 
 // noteHealth takes one verdict of the watch loop: it sets
 // txworker_dependency_ready per resource, keeps what readiness reports,
-// and sets txworker_ready from ready(), so the gauge follows the replica's
+// and sets txworker_ready from Ready(), so the gauge follows the replica's
 // state without any probe asking.
-func (s *service) noteHealth(h queue.Health) {
+func (s *Service) noteHealth(h queue.Health) {
 	for _, r := range queue.Resources() {
 		s.m.SetDependencyReady(string(r), h.Ready(r))
 	}
@@ -167,17 +178,19 @@ func (s *service) noteHealth(h queue.Health) {
 		}
 	}
 	s.deps.Store(&err)
-	s.m.SetReady(s.ready() == nil)
+	s.m.SetReady(s.Ready() == nil)
 }
 
-func (s *service) live() error {
+func (s *Service) live() error {
 	if e := s.loopErr.Load(); e != nil {
 		return *e
 	}
 	return nil
 }
 
-func (s *service) ready() error {
+// Ready is what /readyz answers: nil when the replica takes commands, else
+// why not.
+func (s *Service) Ready() error {
 	switch {
 	case s.stopping.Load():
 		return errors.New("shutting down")
@@ -195,12 +208,13 @@ func (s *service) ready() error {
 }
 
 // Addr is where the ops server listens.
-func (s *service) Addr() string { return s.srv.Addr() }
+func (s *Service) Addr() string { return s.srv.Addr() }
 
-// shutdown follows SPEC §8: readiness off, intake stops, in-flight work
-// finishes or is left for redelivery, pending publishes flush, all within
-// the budget.
-func (s *service) shutdown(budget time.Duration) error {
+// Shutdown follows SPEC §8: readiness off, intake stops, in-flight work
+// finishes or is left for redelivery, pending publishes flush (nc.Drain),
+// the ops server stops, the logger syncs, all within the budget. It
+// returns every step that did not finish in time or failed.
+func (s *Service) Shutdown(budget time.Duration) error {
 	s.log.Info("shutting down", zap.Duration("budget", budget))
 	s.stopping.Store(true)
 	s.m.SetReady(false)

@@ -1,8 +1,15 @@
-package main
+// Package load runs `txworker load`: performance scenarios against the
+// platform simulator with the worker as its own process (internal/rig),
+// and the reference consumer that `load -reference` puts in the worker's
+// place.
+package load
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"github.com/txworker/txworker/internal/rig"
 	"io"
 	"os"
 	"slices"
@@ -10,8 +17,10 @@ import (
 	"time"
 )
 
-// loadOptions are the flags of `txworker load`.
-type loadOptions struct {
+// Options are the flags of `txworker load`: RegisterFlags adds them,
+// Validate checks them, Run runs the scenarios.
+type Options struct {
+	scenarioList string // -scenario, resolved by Validate into scenarios
 	scenarios    []string
 	count        int
 	rate         float64
@@ -31,7 +40,7 @@ type loadOptions struct {
 	keep         bool
 	quiet        bool
 	binary       string // worker executable; "" → this one
-	reference    string // sync: a reference consumer in the worker's place (loadreference.go)
+	reference    string // sync: a reference consumer in the worker's place (reference.go)
 	profileDir   string // CPU profiles (and a trace) of each run go here
 	profileSecs  int
 	profileTrace time.Duration
@@ -58,12 +67,11 @@ scenarios:
 
 `
 
-// cmdLoad is `txworker load`: the performance scenarios of issue 7.
-func cmdLoad(ctx context.Context, args []string, _ func(string) string, stdout io.Writer) error {
-	fs := newFlagSet("load", stdout)
-	fs.Usage = func() { fmt.Fprint(stdout, loadUsage); fs.PrintDefaults() }
-	o := loadOptions{out: stdout}
-	scen := fs.String("scenario", "trickle,burst,sync", "comma-separated scenarios: trickle, burst, sync, scale, or all")
+// RegisterFlags adds the flags of `txworker load` to fs, with their
+// defaults, and sets fs.Usage.
+func (o *Options) RegisterFlags(fs *flag.FlagSet) {
+	fs.Usage = func() { fmt.Fprint(fs.Output(), loadUsage); fs.PrintDefaults() }
+	fs.StringVar(&o.scenarioList, "scenario", "trickle,burst,sync", "comma-separated scenarios: trickle, burst, sync, scale, or all")
 	fs.IntVar(&o.count, "count", 0, "commands per scenario (0: the scenario's default; scale uses -scale-count)")
 	fs.Float64Var(&o.rate, "rate", 1000, "sync: commands published per second")
 	fs.IntVar(&o.inFlight, "in-flight", 10, "trickle: commands in flight at once")
@@ -86,68 +94,77 @@ func cmdLoad(ctx context.Context, args []string, _ func(string) string, stdout i
 	fs.StringVar(&o.profileDir, "profile", "", "write CPU profiles of the worker (TXWORKER_PPROF) and of this process (NATS, simulator, driver) to this directory, over the first -profile-seconds of each run")
 	fs.IntVar(&o.profileSecs, "profile-seconds", 10, "length of the -profile CPU profiles (1 to 25)")
 	fs.DurationVar(&o.profileTrace, "profile-trace", 0, "with -profile: also an execution trace of the worker this long (at most 25s)")
-	if done, err := parseCommand(fs, args); done {
-		return err
-	}
-	var p problems
-	for _, s := range strings.Split(*scen, ",") {
+}
+
+// Validate resolves -scenario into the scenarios to run and checks every
+// flag; its error joins one error per problem. With -profile it creates
+// the profile directory.
+func (o *Options) Validate() error {
+	o.scenarios = nil
+	var p []error
+	add := func(format string, a ...any) { p = append(p, fmt.Errorf(format, a...)) }
+	for _, s := range strings.Split(o.scenarioList, ",") {
 		switch s = strings.TrimSpace(s); s {
 		case "trickle", "burst", "sync", "scale":
 			o.scenarios = append(o.scenarios, s)
 		case "all":
 			o.scenarios = append(o.scenarios, "trickle", "burst", "sync", "scale")
 		default:
-			p.add("-scenario: %q is not trickle, burst, sync, scale or all", s)
+			add("-scenario: %q is not trickle, burst, sync, scale or all", s)
 		}
 	}
 	if o.count < 0 || o.scaleCount < 1 || o.inFlight < 1 || o.replicas < 1 || o.concurrency < 1 {
-		p.add("-count must not be negative; -scale-count, -in-flight, -replicas and -concurrency must be positive")
+		add("-count must not be negative; -scale-count, -in-flight, -replicas and -concurrency must be positive")
 	}
 	if o.rate <= 0 {
-		p.add("-rate must be positive")
+		add("-rate must be positive")
 	}
 	if o.settleMin <= 0 || o.settleMax < o.settleMin {
-		p.add("-settle-min must be positive and not above -settle-max")
+		add("-settle-min must be positive and not above -settle-max")
 	}
 	if o.pollInterval <= 0 || o.pollMax < o.pollInterval {
-		p.add("-poll-interval must be positive and not above -poll-max-interval")
+		add("-poll-interval must be positive and not above -poll-max-interval")
 	}
 	if o.duration < 2*time.Second {
-		p.add("-duration must be at least 2s")
+		add("-duration must be at least 2s")
 	}
 	if o.profileDir != "" {
 		if o.profileSecs < 1 || o.profileSecs > 25 || o.profileTrace < 0 || o.profileTrace > 25*time.Second {
-			p.add("-profile-seconds must be 1 to 25 and -profile-trace at most 25s (the ops server's write timeout is 30s)")
+			add("-profile-seconds must be 1 to 25 and -profile-trace at most 25s (the ops server's write timeout is 30s)")
 		} else if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
-			p.add("-profile: %v", err)
+			add("-profile: %v", err)
 		}
 	}
 	if o.naive && o.compare {
-		p.add("-naive and -compare exclude each other")
+		add("-naive and -compare exclude each other")
 	}
 	if o.reference != "" {
-		if !slices.Contains(referenceModes, o.reference) {
-			p.add("-reference: %q is not %s", o.reference, strings.Join(referenceModes, " or "))
+		if !slices.Contains(ReferenceModes(), o.reference) {
+			add("-reference: %q is not %s", o.reference, strings.Join(ReferenceModes(), " or "))
 		}
 		if len(o.scenarios) != 1 || o.scenarios[0] != "sync" || o.naive || o.compare {
-			p.add("-reference runs the sync scenario alone, without -naive or -compare")
+			add("-reference runs the sync scenario alone, without -naive or -compare")
 		}
 	}
-	if err := p.err(); err != nil {
-		return err
-	}
+	return errors.Join(p...)
+}
+
+// Run runs every scenario in every mode asked for, printing to out; it
+// fails if any command did not end exactly once.
+func Run(ctx context.Context, o Options, out io.Writer) error {
+	o.out = out
 	return runLoad(ctx, o)
 }
 
 // runLoad runs every scenario in every mode asked for, prints the results
 // and, with -compare, the ratios; it fails if any command did not end
 // exactly once.
-func runLoad(ctx context.Context, o loadOptions) error {
+func runLoad(ctx context.Context, o Options) error {
 	modes := []bool{o.naive}
 	if o.compare {
 		modes = []bool{false, true}
 	}
-	printMachine(o.out)
+	rig.PrintMachine(o.out)
 	var bad []string
 	for _, s := range o.scenarios {
 		var results []*loadResult
@@ -167,7 +184,7 @@ func runLoad(ctx context.Context, o loadOptions) error {
 		}
 	}
 	if len(bad) > 0 {
-		return &exitError{code: 1, msg: "load: " + strings.Join(bad, "; ")}
+		return errors.New("load: " + strings.Join(bad, "; "))
 	}
 	fmt.Fprintln(o.out, "\nload: every command ended exactly once")
 	return nil

@@ -1,4 +1,4 @@
-package main
+package rig
 
 import (
 	"context"
@@ -14,10 +14,10 @@ import (
 // ends succeeded exactly once, also across a SIGKILL and restart of the
 // replica and a restart of NATS on the same port and store.
 func TestRig(t *testing.T) {
-	bin := binary(t)
+	bin := TestBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	r, err := startRig(ctx, rigConfig{
+	r, err := Start(ctx, Config{
 		Binary: bin,
 		Sim: platformtest.Config{AutoCreate: true, LogSize: -1,
 			StepDuration: [2]time.Duration{20 * time.Millisecond, 50 * time.Millisecond}},
@@ -36,12 +36,12 @@ func TestRig(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(col.Stop)
-	gen := newCommandGen("T" + time.Now().Format("150405"))
+	gen := NewCommandGen("T" + time.Now().Format("150405"))
 
 	var ids []string
 	publishAll := func() {
 		t.Helper()
-		for _, a := range allLoadActions() {
+		for _, a := range AllActions() {
 			c := gen.Next(a)
 			col.Expect(c.ID, c.Action, time.Now())
 			if err := r.Publish(ctx, c); err != nil {
@@ -98,7 +98,7 @@ func TestRig(t *testing.T) {
 }
 
 func TestProcUsageOfSelf(t *testing.T) {
-	u, err := procUsage(os.Getpid())
+	u, err := ProcUsage(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,13 +108,19 @@ func TestProcUsageOfSelf(t *testing.T) {
 }
 
 func TestCommandGenFreshIDs(t *testing.T) {
-	g := newCommandGen("X")
+	g := NewCommandGen("X")
 	seen := map[string]bool{}
 	for i := range 50 {
-		c := g.Mixed(i, allLoadActions())
+		c := g.Mixed(i, AllActions())
 		if seen[c.ID] {
 			t.Fatalf("id %s repeated", c.ID)
 		}
 		seen[c.ID] = true
 	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	RemoveTestBinary()
+	os.Exit(code)
 }

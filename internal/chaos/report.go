@@ -1,7 +1,8 @@
-package main
+package chaos
 
 import (
 	"fmt"
+	"github.com/txworker/txworker/internal/rig"
 	"io"
 	"regexp"
 	"sort"
@@ -12,7 +13,7 @@ import (
 // chaosReport is what a chaos run found: the figures RELIABILITY.md quotes
 // and every violation of SPEC §8.
 type chaosReport struct {
-	o              chaosOptions
+	o              Options
 	dir            string
 	elapsed        time.Duration
 	intake         time.Duration // publishing plus the damage
@@ -57,7 +58,7 @@ func authCode(code string) bool {
 	return code == "AU0001" || code == "unauthorized" || code == "HTTP_401"
 }
 
-func buildChaosReport(o chaosOptions, r *rig, f *feeder, col *collector, m *monkey, live map[string]float64,
+func buildChaosReport(o Options, r *rig.Rig, f *feeder, col *rig.Collector, m *monkey, live map[string]float64,
 	start time.Time, intake time.Duration) *chaosReport {
 	rep := &chaosReport{o: o, elapsed: time.Since(start), intake: intake, byKind: map[chaosKind]int{}, outcomes: map[string]int{}}
 	f.mu.Lock()
@@ -85,7 +86,7 @@ func buildChaosReport(o chaosOptions, r *rig, f *feeder, col *collector, m *monk
 		known[id] = true
 	}
 	var stray []string
-	col.Each(func(id string, rec record) {
+	col.Each(func(id string, rec rig.Record) {
 		if !known[id] {
 			stray = append(stray, id)
 		}
@@ -123,7 +124,7 @@ func buildChaosReport(o chaosOptions, r *rig, f *feeder, col *collector, m *monk
 		rep.violate("%d commands ended otherwise than their kind calls for: %s", len(wrong), strings.Join(first(wrong, 8), "; "))
 	}
 	if len(waits) > 0 {
-		rep.p50, rep.p99 = pct(waits, 50), pct(waits, 99)
+		rep.p50, rep.p99 = rig.Percentile(waits, 50), rig.Percentile(waits, 99)
 	}
 	rep.accepted, rep.maxAccepted = r.Sim.AcceptedTotal(), r.Sim.MaxAcceptedPerProcess()
 	rep.jmCancels = r.Sim.CancelledTotal()
@@ -143,7 +144,7 @@ func buildChaosReport(o chaosOptions, r *rig, f *feeder, col *collector, m *monk
 }
 
 // judge says what is wrong with how a command ended, or "".
-func (rep *chaosReport) judge(r *rig, c chaosCommand, rec record) string {
+func (rep *chaosReport) judge(r *rig.Rig, c chaosCommand, rec rig.Record) string {
 	code := rec.ErrorCode
 	switch c.kind {
 	case kindRejected:
@@ -215,7 +216,7 @@ func (rep *chaosReport) print(w io.Writer) {
 		rep.maxAccepted, rep.accepted, rep.jmCancels)
 	fmt.Fprintf(w, "  duplicates dropped    stream (Nats-Msg-Id) %d; worker: %.0f commands (same commandId), %.0f events (Nats-Msg-Id)\n",
 		rep.dupAcks, rep.dupCommand, rep.dupEvent)
-	fmt.Fprintf(w, "  wait publish→terminal p50 %s, p99 %s, longest %s (%s)\n", secs(rep.p50), secs(rep.p99), secs(rep.longest), rep.longestID)
+	fmt.Fprintf(w, "  wait publish→terminal p50 %s, p99 %s, longest %s (%s)\n", rig.Secs(rep.p50), rig.Secs(rep.p99), rig.Secs(rep.longest), rep.longestID)
 	if rep.dir != "" {
 		fmt.Fprintf(w, "  run directory         %s\n", rep.dir)
 	}
