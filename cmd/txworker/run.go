@@ -140,11 +140,8 @@ func serveSettings(ctx context.Context, v values, intake app.Intake, getenv func
 
 // serviceGOGC is the service's garbage collector target when GOGC is not
 // set: the heap may grow to five times the live data between collections.
-// The worker allocates per command and keeps little, so this trades some
-// of the memory headroom for CPU: at GOGC=100 the collector took about 11 %
-// of the worker's CPU in the burst scenario, at 400 about 3 %, and the
-// peak RSS with 100,000 orchestrations tracked went from 47 to 85 MB
-// (BENCHMARKS.md). GOMEMLIMIT (the
+// The worker allocates per command and keeps little, so this trades memory
+// headroom for CPU (deploy/README.md gives the cost). GOMEMLIMIT (the
 // deployment sets it to the container's limit) still bounds the heap: near
 // it the collector runs as often as it must.
 const serviceGOGC = 400
