@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -80,7 +81,7 @@ type values map[string]string
 func register(fs *flag.FlagSet, getenv func(string) string, only ...string) values {
 	v := values{}
 	for _, s := range settings {
-		if len(only) > 0 && !contains(only, s.name) {
+		if len(only) > 0 && !slices.Contains(only, s.name) {
 			continue
 		}
 		def := s.def
@@ -104,15 +105,6 @@ func register(fs *flag.FlagSet, getenv func(string) string, only ...string) valu
 		})
 	}
 	return v
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // problems collects every configuration problem, to report them at once.

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/txworker/txworker/internal/backoff"
 	"github.com/txworker/txworker/internal/rig"
 	"github.com/txworker/txworker/platform/platformtest"
 )
@@ -78,7 +79,7 @@ func (m *monkey) killLoop(ctx context.Context) {
 	if m.o.killEvery == 0 {
 		return
 	}
-	for rig.Sleep(ctx, m.jitter(m.o.killEvery)) {
+	for backoff.Sleep(ctx, m.jitter(m.o.killEvery)) {
 		m.mu.Lock()
 		var up []*rig.Replica
 		for _, p := range m.reps {
@@ -105,7 +106,7 @@ func (m *monkey) killLoop(ctx context.Context) {
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
-			rig.Sleep(ctx, m.o.restartAfter)
+			backoff.Sleep(ctx, m.o.restartAfter)
 			m.bringBack(context.WithoutCancel(ctx), p)
 		}()
 	}
@@ -139,7 +140,7 @@ func (m *monkey) natsLoop(ctx context.Context) {
 	if m.o.natsEvery == 0 {
 		return
 	}
-	for rig.Sleep(ctx, m.jitter(m.o.natsEvery)) {
+	for backoff.Sleep(ctx, m.jitter(m.o.natsEvery)) {
 		m.r.NATS.Stop()
 		m.mu.Lock()
 		m.restarts++
@@ -147,7 +148,7 @@ func (m *monkey) natsLoop(ctx context.Context) {
 		m.natsDownAt = time.Now()
 		m.mu.Unlock()
 		m.logf("NATS stopped (restart #%d)", n)
-		rig.Sleep(ctx, m.o.natsDown)
+		backoff.Sleep(ctx, m.o.natsDown)
 		m.startNATS()
 	}
 }
@@ -185,7 +186,7 @@ func (m *monkey) faultLoop(ctx context.Context) {
 		m.phases++
 		m.mu.Unlock()
 		m.logf("faults: %s", ph.name)
-		if !rig.Sleep(ctx, m.o.faultEvery) {
+		if !backoff.Sleep(ctx, m.o.faultEvery) {
 			return
 		}
 	}

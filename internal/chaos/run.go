@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/txworker/txworker/internal/backoff"
 	"github.com/txworker/txworker/internal/rig"
 	"github.com/txworker/txworker/platform/platformtest"
 )
@@ -177,7 +178,7 @@ func waitBusIdle(ctx context.Context, r *rig.Rig) error {
 		if busy == "" {
 			return nil
 		}
-		if !rig.Sleep(ctx, 250*time.Millisecond) {
+		if !backoff.Sleep(ctx, 250*time.Millisecond) {
 			return errors.New("the bus did not become idle: " + busy)
 		}
 	}

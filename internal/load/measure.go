@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/txworker/txworker/internal/backoff"
 	"github.com/txworker/txworker/internal/rig"
 	"io"
 	"net/http"
@@ -134,7 +135,7 @@ func measureHold(ctx context.Context, r *rig.Rig, col *rig.Collector, reps []*ri
 		return nil, nil
 	}
 	wait := func(t time.Time) error {
-		if !rig.Sleep(ctx, time.Until(t)) {
+		if !backoff.Sleep(ctx, time.Until(t)) {
 			return ctx.Err()
 		}
 		return nil
@@ -265,7 +266,7 @@ func profileSelf(ctx context.Context, file string, d time.Duration) error {
 		f.Close()
 		return err
 	}
-	rig.Sleep(ctx, d)
+	backoff.Sleep(ctx, d)
 	pprof.StopCPUProfile()
 	return f.Close()
 }

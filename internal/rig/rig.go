@@ -294,15 +294,3 @@ func (r *Rig) Close() {
 		_ = os.RemoveAll(r.Dir)
 	}
 }
-
-// Sleep waits d or until ctx ends; it reports whether the whole d passed.
-func Sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
