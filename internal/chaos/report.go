@@ -58,6 +58,21 @@ func authCode(code string) bool {
 	return code == "AU0001" || code == "unauthorized" || code == "HTTP_401"
 }
 
+// faultTolerated reports whether a failed command's code is one the injected
+// faults may cause (retries ran out, or a new token was revoked too: SPEC §5
+// says failed), and counts it.
+func (rep *chaosReport) faultTolerated(code string) bool {
+	switch {
+	case gaveUpCode(code):
+		rep.gaveUp++
+	case authCode(code):
+		rep.authFailed++
+	default:
+		return false
+	}
+	return true
+}
+
 func buildChaosReport(o Options, r *rig.Rig, f *feeder, col *rig.Collector, m *monkey, live map[string]float64,
 	start time.Time, intake time.Duration) *chaosReport {
 	rep := &chaosReport{o: o, elapsed: time.Since(start), intake: intake, byKind: map[chaosKind]int{}, outcomes: map[string]int{}}
@@ -156,11 +171,7 @@ func (rep *chaosReport) judge(r *rig.Rig, c chaosCommand, rec rig.Record) string
 		switch {
 		case rec.Outcome == "failed" && code == c.wantCode:
 			return ""
-		case rec.Outcome == "failed" && gaveUpCode(code):
-			rep.gaveUp++
-			return ""
-		case rec.Outcome == "failed" && authCode(code):
-			rep.authFailed++
+		case rec.Outcome == "failed" && rep.faultTolerated(code):
 			return ""
 		}
 		return fmt.Sprintf("want failed %s, got %s %s", c.wantCode, rec.Outcome, code)
@@ -175,13 +186,7 @@ func (rep *chaosReport) judge(r *rig.Rig, c chaosCommand, rec rig.Record) string
 			return fmt.Sprintf("succeeded, but the platform accepted its processId %d times", r.Sim.Accepted(rec.OrchestrationID))
 		}
 		return ""
-	case rec.Outcome == "failed" && gaveUpCode(code):
-		rep.gaveUp++
-		return ""
-	case rec.Outcome == "failed" && authCode(code):
-		// Revoked tokens: the client fetches a new token once; when that
-		// one is refused too, SPEC §5 says failed.
-		rep.authFailed++
+	case rec.Outcome == "failed" && rep.faultTolerated(code):
 		return ""
 	case rec.Outcome == "failed" && platformCode.MatchString(code):
 		return "fresh command refused with " + code + ": was the action sent twice?"
