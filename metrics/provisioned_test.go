@@ -80,7 +80,7 @@ func TestNATSResourcesMatchProvisioning(t *testing.T) {
 	if err := b.Provision(ctx); err != nil {
 		t.Fatal(err)
 	}
-	js := b.JetStream()
+	_, js := natstest.Connect(t, url)
 	docs := nackDocs(t)
 
 	dur := func(d time.Duration) string { return d.String() }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -28,6 +29,8 @@ import (
 type env struct {
 	url string
 	bus *queue.Bus
+	nc  *nats.Conn // the test's own connection
+	js  jetstream.JetStream
 	// evCons reads the events stream; evs are the events read so far.
 	evCons jetstream.Consumer
 	evs    []queue.Event
@@ -35,8 +38,14 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	url := natstest.Start(t, natstest.Options{}).URL()
-	return &env{url: url, bus: connect(t, url)}
+	return envAt(t, natstest.Start(t, natstest.Options{}).URL())
+}
+
+// envAt is an env on the server at url.
+func envAt(t *testing.T, url string) *env {
+	t.Helper()
+	nc, js := natstest.Connect(t, url)
+	return &env{url: url, bus: connect(t, url), nc: nc, js: js}
 }
 
 // connect opens and provisions a bus: one per poller instance ("replica").
@@ -103,7 +112,7 @@ func (e *env) events(t *testing.T) []queue.Event {
 	if e.evCons == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		js := e.bus.JetStream()
+		js := e.js
 		name, err := js.StreamNameBySubject(ctx, e.bus.Prefix()+".evt.>")
 		if err != nil {
 			t.Fatalf("events stream: %v", err)

@@ -305,10 +305,10 @@ func TestUndecodableTerminated(t *testing.T) {
 	fake := newFake()
 	fake.add("o1", &fakeOrch{final: "success"})
 	ctx := context.Background()
-	if _, err := e.bus.JetStream().Publish(ctx, e.bus.Prefix()+".track.revert-to-active", []byte("{not json")); err != nil {
+	if _, err := e.js.Publish(ctx, e.bus.Prefix()+".track.revert-to-active", []byte("{not json")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.bus.JetStream().Publish(ctx, e.bus.Prefix()+".track.revert-to-active", []byte(`{}`)); err != nil {
+	if _, err := e.js.Publish(ctx, e.bus.Prefix()+".track.revert-to-active", []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
 	e.track(t, "cmd-1", "o1", time.Now().Add(time.Hour))
@@ -379,7 +379,7 @@ func TestSettleFromTrackedRevision(t *testing.T) {
 		},
 		"old-format": func(_ *queue.Claim, tr *queue.Track) { tr.ClaimRevision = 0 },
 		"expired": func(cl *queue.Claim, _ *queue.Track) {
-			kv, err := e.bus.JetStream().KeyValue(ctx, "TXWORKER_STATE") // the default prefix's bucket
+			kv, err := e.js.KeyValue(ctx, "TXWORKER_STATE") // the default prefix's bucket
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -396,7 +396,7 @@ func TestSettleFromTrackedRevision(t *testing.T) {
 	// ends with the key.
 	var mu sync.Mutex
 	reads := map[string]int{}
-	sub, err := e.bus.Conn().Subscribe("$JS.API.DIRECT.GET.>", func(m *nats.Msg) {
+	sub, err := e.nc.Subscribe("$JS.API.DIRECT.GET.>", func(m *nats.Msg) {
 		mu.Lock()
 		defer mu.Unlock()
 		for id := range cases {

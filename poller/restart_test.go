@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/txworker/txworker/internal/natstest"
-	"github.com/txworker/txworker/queue"
 )
 
 // TestNATSRestart: the server stops for a moment mid-run and comes back with
@@ -15,12 +14,12 @@ import (
 func TestNATSRestart(t *testing.T) {
 	ns := natstest.Start(t, natstest.Options{})
 	url := ns.URL()
-	e := &env{url: url, bus: connect(t, url)}
+	e := envAt(t, url)
 	replica := connect(t, url)
 	// A restarted server keeps a NakWithDelay'd message's original delivery
 	// time, so messages re-scheduled shortly before the restart come back
 	// only after the ack wait: shorten it from 60s so the test is quick.
-	setTrackingAckWait(t, e.bus, 2*time.Second)
+	setTrackingAckWait(t, e, 2*time.Second)
 	fake := newFake()
 	const n = 50
 	for i := range n {
@@ -42,17 +41,17 @@ func TestNATSRestart(t *testing.T) {
 }
 
 // setTrackingAckWait changes the tracking consumer's ack wait on the server.
-func setTrackingAckWait(t *testing.T, bus *queue.Bus, d time.Duration) {
+func setTrackingAckWait(t *testing.T, e *env, d time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	info, err := bus.Tracking().Info(ctx)
+	info, err := e.bus.Tracking().Info(ctx)
 	if err != nil {
 		t.Fatalf("tracking consumer: %v", err)
 	}
 	cfg := info.Config
 	cfg.AckWait = d
-	if _, err := bus.JetStream().UpdateConsumer(ctx, info.Stream, cfg); err != nil {
+	if _, err := e.js.UpdateConsumer(ctx, info.Stream, cfg); err != nil {
 		t.Fatalf("update tracking consumer: %v", err)
 	}
 }

@@ -142,6 +142,13 @@ func (b *Bus) options(connected chan<- struct{}) []nats.Option {
 			log.Warn("nats server entering lame duck mode")
 		}),
 	}
+	return append(opts, b.credentials()...)
+}
+
+// credentials are the options that authenticate and secure the connection.
+func (b *Bus) credentials() []nats.Option {
+	cfg := b.cfg
+	var opts []nats.Option
 	if cfg.CredsFile != "" {
 		opts = append(opts, nats.UserCredentials(cfg.CredsFile))
 	}
@@ -159,12 +166,6 @@ func (b *Bus) options(connected chan<- struct{}) []nats.Option {
 
 // Connected reports whether the connection is up right now (for /readyz).
 func (b *Bus) Connected() bool { return b.nc.IsConnected() }
-
-// Conn returns the underlying NATS connection.
-func (b *Bus) Conn() *nats.Conn { return b.nc }
-
-// JetStream returns the JetStream context of the connection.
-func (b *Bus) JetStream() jetstream.JetStream { return b.js }
 
 // Prefix returns the subject prefix, default applied.
 func (b *Bus) Prefix() string { return b.cfg.Prefix }
@@ -263,5 +264,6 @@ func (b *Bus) Tracking() jetstream.Consumer { _, t, _ := b.handles(); return t }
 func (b *Bus) EventsStream() string { return b.names.events }
 
 // StateBucket is the name of the key-value bucket that holds the claims,
-// for tools that read or write it directly (`txworker load -reference`).
+// for instruments that read or write it directly (`txworker load
+// -reference`, over Config.Dial).
 func (b *Bus) StateBucket() string { return b.names.state }

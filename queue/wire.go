@@ -38,3 +38,9 @@ func decodeClaim(data []byte, cl *Claim) error {
 	*cl = Claim{}
 	return json.Unmarshal(data, cl)
 }
+
+// decodeEvent decodes an event with the same rules as DecodeTrack.
+func decodeEvent(data []byte, ev *Event) error {
+	*ev = Event{}
+	return json.Unmarshal(data, ev)
+}

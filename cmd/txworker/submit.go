@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/txworker/txworker/platform"
@@ -111,17 +109,18 @@ func cmdSubmit(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer bus.Drain()
-	var events jetstream.ConsumeContext
 	got := make(chan queue.Event, 8)
 	if *wait {
-		events, err = watchEvents(ctx, bus, action, commandID, got)
+		stop, err := bus.WatchEvents(ctx, eventAction(action), func(ev queue.Event) {
+			if ev.Data.CommandID == commandID {
+				got <- ev
+			}
+		})
 		if err != nil {
 			return err
 		}
-		defer events.Stop()
+		defer stop()
 	}
-	msg := nats.NewMsg(bus.CommandSubject(action))
-	msg.Data = body
 	// The stream drops a message whose Nats-Msg-Id it has stored within its
 	// duplicate window. Without a commandId in the body the header is the
 	// command's id; with one, the header also names the body, so that only
@@ -132,12 +131,11 @@ func cmdSubmit(ctx context.Context, args []string, getenv func(string) string, s
 		sum := sha256.Sum256(body)
 		msgID += ":" + hex.EncodeToString(sum[:8])
 	}
-	msg.Header.Set(nats.MsgIdHdr, msgID)
-	ack, err := bus.JetStream().PublishMsg(ctx, msg)
+	ack, err := bus.PublishCommand(ctx, action, body, msgID)
 	if err != nil {
-		return fmt.Errorf("publish to %s (is the worker provisioned?): %w", msg.Subject, err)
+		return fmt.Errorf("%w (is the worker provisioned?)", err)
 	}
-	fmt.Fprintf(stdout, "published %s commandId=%s stream=%s seq=%d duplicate=%t\n", msg.Subject, commandID, ack.Stream, ack.Sequence, ack.Duplicate)
+	fmt.Fprintf(stdout, "published %s commandId=%s stream=%s seq=%d duplicate=%t\n", bus.CommandSubject(action), commandID, ack.Stream, ack.Sequence, ack.Duplicate)
 	if !*wait {
 		return nil
 	}
@@ -168,23 +166,6 @@ func eventAction(action string) string {
 		return action
 	}
 	return queue.ActionUnknown
-}
-
-// watchEvents delivers the events of one command from now on.
-func watchEvents(ctx context.Context, bus *queue.Bus, action, commandID string, got chan<- queue.Event) (jetstream.ConsumeContext, error) {
-	cons, err := bus.JetStream().OrderedConsumer(ctx, bus.EventsStream(), jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{bus.EventSubject(eventAction(action), "*")},
-		DeliverPolicy:  jetstream.DeliverNewPolicy,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("watch events: %w", err)
-	}
-	return cons.Consume(func(m jetstream.Msg) {
-		var ev queue.Event
-		if json.Unmarshal(m.Data(), &ev) == nil && ev.Data.CommandID == commandID {
-			got <- ev
-		}
-	})
 }
 
 // awaitTerminal returns the command's terminal event: as it arrives, or —

@@ -54,6 +54,7 @@ func ReferenceModes() []string { return []string{referenceClaims, referenceBare}
 type reference struct {
 	mode   string
 	bus    *queue.Bus
+	js     jetstream.JetStream
 	kv     jetstream.KeyValue // nil when bare
 	jm     worker.JourneyManager
 	slots  chan struct{} // one per command in hand
@@ -67,16 +68,32 @@ type reference struct {
 // replica. It needs a Journey Manager; an unknown mode fails the start.
 func ReferenceIntake(mode string) app.Intake {
 	return func(ctx context.Context, p app.Parts) (func(context.Context) error, error) {
-		r, err := newReference(ctx, mode, p.Bus, p.JM, p.Config.Worker.Concurrency, p.Logger)
+		// The reference talks to JetStream straight, over a connection of
+		// its own with the Bus's settings.
+		nc, err := p.Config.Queue.Dial()
 		if err != nil {
 			return nil, err
 		}
-		return r.Run, nil
+		js, err := jetstream.New(nc)
+		if err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("jetstream: %w", err)
+		}
+		r, err := newReference(ctx, mode, p.Bus, js, p.JM, p.Config.Worker.Concurrency, p.Logger)
+		if err != nil {
+			nc.Close()
+			return nil, err
+		}
+		return func(ctx context.Context) error {
+			defer nc.Close()
+			return r.Run(ctx)
+		}, nil
 	}
 }
 
-// newReference binds a reference consumer to a provisioned bus.
-func newReference(ctx context.Context, mode string, bus *queue.Bus, jm worker.JourneyManager, concurrency int, logger *zap.Logger) (*reference, error) {
+// newReference binds a reference consumer to a provisioned bus: it takes
+// commands from bus and writes claims and events through js.
+func newReference(ctx context.Context, mode string, bus *queue.Bus, js jetstream.JetStream, jm worker.JourneyManager, concurrency int, logger *zap.Logger) (*reference, error) {
 	if !slices.Contains(ReferenceModes(), mode) {
 		return nil, fmt.Errorf("reference mode %q is not %s", mode, strings.Join(ReferenceModes(), " or "))
 	}
@@ -84,10 +101,10 @@ func newReference(ctx context.Context, mode string, bus *queue.Bus, jm worker.Jo
 		return nil, errors.New("the reference consumer sends cancel-txn: it needs a Journey Manager")
 	}
 	act, _ := platform.LookupAction("cancel-txn")
-	r := &reference{mode: mode, bus: bus, jm: jm, slots: make(chan struct{}, max(concurrency, 1)),
+	r := &reference{mode: mode, bus: bus, js: js, jm: jm, slots: make(chan struct{}, max(concurrency, 1)),
 		log: logger.Named("reference"), cancel: act}
 	if mode == referenceClaims {
-		kv, err := bus.JetStream().KeyValue(ctx, bus.StateBucket())
+		kv, err := js.KeyValue(ctx, bus.StateBucket())
 		if err != nil {
 			return nil, fmt.Errorf("claims bucket: %w", err)
 		}
@@ -221,7 +238,7 @@ func (r *reference) handle(ctx context.Context, m jetstream.Msg) {
 	msg.Data = mustJSON(ev)
 	msg.Header.Set(nats.MsgIdHdr, ev.ID)
 	msg.Header.Set("Content-Type", "application/cloudevents+json")
-	if _, err := r.bus.JetStream().PublishMsg(ctx, msg); err != nil {
+	if _, err := r.js.PublishMsg(ctx, msg); err != nil {
 		r.drop(m, "event", err)
 		return
 	}

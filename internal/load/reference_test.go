@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/txworker/txworker/internal/natstest"
 	"github.com/txworker/txworker/internal/rig"
 	"github.com/txworker/txworker/internal/sandbox"
 	"github.com/txworker/txworker/metrics"
@@ -46,7 +47,8 @@ func TestReferenceConsumer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ref, err := newReference(ctx, mode, bus, jm, 4, zap.NewNop())
+			_, js := natstest.Connect(t, r.NATS.URL())
+			ref, err := newReference(ctx, mode, bus, js, jm, 4, zap.NewNop())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -80,7 +82,7 @@ func TestReferenceConsumer(t *testing.T) {
 			if len(missing)+len(twice)+undecoded > 0 {
 				t.Fatalf("missing %v, twice %v, undecoded %d", missing, twice, undecoded)
 			}
-			kv, err := bus.JetStream().KeyValue(ctx, bus.StateBucket())
+			kv, err := js.KeyValue(ctx, bus.StateBucket())
 			if err != nil {
 				t.Fatal(err)
 			}
