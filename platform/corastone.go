@@ -56,12 +56,12 @@ type CorastoneConfig struct {
 func (c CorastoneConfig) Validate() error {
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf("corastone config: "+format, a...)) }
-	if err := checkURL(c.BaseURL); err != nil {
-		add("base url: %w", err)
+	for _, p := range CheckURL(c.BaseURL) {
+		add("base url: %s", p)
 	}
 	if c.TokenURL != "" {
-		if err := checkURL(c.TokenURL); err != nil {
-			add("token url: %w", err)
+		for _, p := range CheckURL(c.TokenURL) {
+			add("token url: %s", p)
 		}
 	}
 	if c.ClientID == "" {
@@ -91,26 +91,6 @@ func (c CorastoneConfig) Validate() error {
 	}
 	errs = append(errs, checkCommon("corastone config", c.UserAgent, c.RPS, c.RequestTimeout, c.MaxBodyBytes, c.MaxIdleConns, c.MaxRetryAfter)...)
 	return errors.Join(errs...)
-}
-
-// checkURL accepts an absolute http(s) URL with a host and no credentials, query or fragment.
-func checkURL(s string) error {
-	u, err := url.Parse(s)
-	switch {
-	case s == "":
-		return errors.New("required")
-	case err != nil:
-		return errors.New("not a URL")
-	case u.Scheme != "http" && u.Scheme != "https":
-		return errors.New("scheme must be http or https")
-	case u.Host == "":
-		return errors.New("host missing")
-	case u.User != nil:
-		return errors.New("must not hold credentials")
-	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
-		return errors.New("must not hold a query or fragment")
-	}
-	return nil
 }
 
 func checkCommon(prefix, userAgent string, rps float64, timeout time.Duration, maxBody int64, idle int, maxRetryAfter time.Duration) []error {

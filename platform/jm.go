@@ -40,8 +40,8 @@ type JMConfig struct {
 // Validate names every problem of the configuration at once (errors.Join).
 func (c JMConfig) Validate() error {
 	var errs []error
-	if err := checkURL(c.BaseURL); err != nil {
-		errs = append(errs, errors.New("jm config: base url: "+err.Error()))
+	for _, p := range CheckURL(c.BaseURL) {
+		errs = append(errs, errors.New("jm config: base url: "+p))
 	}
 	basic := c.Username != "" || c.Password != ""
 	bearer := c.TokenURL != "" || c.ClientID != "" || c.ClientSecret != ""
@@ -56,8 +56,8 @@ func (c JMConfig) Validate() error {
 		errs = append(errs, errors.New("jm config: credentials are required (username and password, or token url, client id and client secret)"))
 	}
 	if c.TokenURL != "" {
-		if err := checkURL(c.TokenURL); err != nil {
-			errs = append(errs, errors.New("jm config: token url: "+err.Error()))
+		for _, p := range CheckURL(c.TokenURL) {
+			errs = append(errs, errors.New("jm config: token url: "+p))
 		}
 	}
 	errs = append(errs, checkCommon("jm config", c.UserAgent, c.RPS, c.RequestTimeout, c.MaxBodyBytes, c.MaxIdleConns, c.MaxRetryAfter)...)

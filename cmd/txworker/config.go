@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/txworker/txworker/platform"
 )
 
 // setting is one configuration value: environment variable TXWORKER_X and
@@ -177,30 +179,17 @@ func (v values) httpURL(name string, required, insecureOK bool, p *problems) str
 		}
 		return ""
 	}
-	u, err := url.Parse(raw)
-	if err != nil { // not echoed: it may hold a password
-		p.add("%s is not a valid URL", envName(name))
-		return ""
+	problems := platform.CheckURL(raw)
+	for _, q := range problems {
+		if strings.Contains(q, "credentials") {
+			q += "; use the client id and secret settings"
+		}
+		p.add("%s: %s", envName(name), q)
 	}
-	if u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		p.add("%s: %q is not an http(s) URL", envName(name), u.Redacted())
-		return ""
+	if u, err := url.Parse(raw); err == nil && u.Scheme == "http" && !insecureOK {
+		p.add("%s is plaintext http; set TXWORKER_ALLOW_INSECURE_HTTP=true to allow it", envName(name))
 	}
-	// Named without the user part, query or fragment: they may hold secrets.
-	shown := u.Scheme + "://" + u.Host + u.EscapedPath()
-	ok := true
-	if u.User != nil {
-		p.add("%s: %q must not hold credentials (user:password@); use the client id and secret settings", envName(name), shown)
-		ok = false
-	}
-	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#") {
-		p.add("%s: %q must not hold a query or fragment", envName(name), shown)
-		ok = false
-	}
-	if u.Scheme == "http" && !insecureOK {
-		p.add("%s: %q is plaintext http; set TXWORKER_ALLOW_INSECURE_HTTP=true to allow it", envName(name), shown)
-	}
-	if !ok {
+	if len(problems) > 0 {
 		return ""
 	}
 	return strings.TrimRight(raw, "/")
