@@ -8,14 +8,10 @@ import (
 	"github.com/txworker/txworker/queue"
 )
 
-// Bus is what the poller needs of the bus; *queue.Bus is one (a
-// Bus[*queue.Claims]). C is the type of its claim store, so that a fake bus
-// can hand out a fake store.
-type Bus[C Claims] interface {
+// Bus is what the poller needs of the bus; *queue.Bus is one.
+type Bus interface {
 	Tracker
 	Settler
-	// Claims returns the claim store.
-	Claims() C
 }
 
 // Tracker is the tracking side of the bus.

@@ -9,9 +9,10 @@ import (
 // The service's bus, claim store and Corastone client are what the poller
 // needs.
 var (
-	_ poller.Bus[*queue.Claims] = (*queue.Bus)(nil)
-	_ poller.Tracker            = (*queue.Bus)(nil)
-	_ poller.Settler            = (*queue.Bus)(nil)
-	_ poller.Claims             = (*queue.Claims)(nil)
-	_ poller.Platform           = (*platform.Corastone)(nil)
+	_ poller.Bus      = (*queue.Bus)(nil)
+	_ poller.Claims   = (*queue.Claims)(nil)
+	_ poller.Tracker  = (*queue.Bus)(nil)
+	_ poller.Settler  = (*queue.Bus)(nil)
+	_ poller.Claims   = (*queue.Claims)(nil)
+	_ poller.Platform = (*platform.Corastone)(nil)
 )

@@ -309,25 +309,13 @@ func (p *Poller) details(ctx context.Context, es []ended) []*item {
 // keepAlive tells the server every AckWait/3 that the items not yet done
 // are being worked on, until the returned stop is called.
 func (p *Poller) keepAlive(items []*item) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(max(p.ackWait/3, 10*time.Millisecond))
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-			for _, it := range items {
-				if !it.done.Load() {
-					_ = it.msg.InProgress() // a lost one only means an earlier redelivery
-				}
+	return queue.KeepAlive(max(p.ackWait/3, 10*time.Millisecond), func() {
+		for _, it := range items {
+			if !it.done.Load() {
+				_ = it.msg.InProgress() // a lost one only means an earlier redelivery
 			}
 		}
 	})
-	return func() { close(done); wg.Wait() }
 }
 
 // workContext is the context of the platform and bus calls of a cycle: it

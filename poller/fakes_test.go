@@ -17,7 +17,7 @@ import (
 // and the Transactions API, so that the poller's decisions are tested
 // without NATS.
 
-// fakeBus is a Bus[*fakeClaims]: Settle keeps the first terminal outcome
+// fakeBus is a Bus with a claim store (Claims): Settle keeps the first terminal outcome
 // stored (first writer wins), as queue.Bus.Settle does.
 type fakeBus struct {
 	mu      sync.Mutex
@@ -173,7 +173,7 @@ func (s *scripted) calls() (orchs, txs int) {
 // unitPoller is a Poller over fakes whose jitter is pinned at its top.
 func unitPoller(t *testing.T, cfg Config, bus *fakeBus, plat Platform) *Poller {
 	t.Helper()
-	p := New(cfg, bus, plat, testLogger(t), nil)
+	p := New(cfg, bus, bus.Claims(), plat, testLogger(t), nil)
 	if p.cfgErr != nil {
 		t.Fatalf("config: %v", p.cfgErr)
 	}

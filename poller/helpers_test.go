@@ -190,7 +190,7 @@ func startPoller(t *testing.T, cfg Config, bus *queue.Bus, plat Platform) (p *Po
 func startPollerWith(t *testing.T, cfg Config, bus *queue.Bus, plat Platform, m *metrics.Metrics) (p *Poller, stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	p = New(cfg, bus, plat, testLogger(t), m)
+	p = New(cfg, bus, bus.Claims(), plat, testLogger(t), m)
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
 	stop = sync.OnceFunc(func() {

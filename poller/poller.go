@@ -50,7 +50,7 @@ const (
 type Poller struct {
 	cfg    Config
 	cfgErr error
-	bus    busOps
+	bus    Bus
 	claims Claims
 	plat   Platform
 	log    *zap.Logger
@@ -64,17 +64,11 @@ type Poller struct {
 	dropped atomic.Uint64 // undecodable tracking messages terminated
 }
 
-// busOps is the bus without its claim store (Poller.claims holds that).
-type busOps interface {
-	Tracker
-	Settler
-}
-
-// New returns a Poller over bus (a *queue.Bus in the service) with cfg's
-// defaults applied. An invalid cfg is reported by Run (call cfg.Validate at
+// New returns a Poller over bus and its claim store (a *queue.Bus and its
+// Claims() in the service) with cfg's defaults applied. An invalid cfg is reported by Run (call cfg.Validate at
 // start-up to report it earlier). A nil logger discards logs; nil metrics
 // discard measurements.
-func New[C Claims](cfg Config, bus Bus[C], p Platform, logger *zap.Logger, m *metrics.Metrics) *Poller {
+func New(cfg Config, bus Bus, claims Claims, p Platform, logger *zap.Logger, m *metrics.Metrics) *Poller {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
@@ -82,7 +76,7 @@ func New[C Claims](cfg Config, bus Bus[C], p Platform, logger *zap.Logger, m *me
 		cfg:     cfg.withDefaults(),
 		cfgErr:  cfg.Validate(),
 		bus:     bus,
-		claims:  bus.Claims(),
+		claims:  claims,
 		plat:    p,
 		log:     logger.Named("poller"),
 		m:       m,

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -270,31 +269,9 @@ func (h *handling) timedOut(ctx context.Context, cl *queue.Claim) {
 }
 
 // keepAlive tells the server the message is in progress while a platform
-// call runs, so that it is not redelivered to another replica meanwhile. It
-// is a timer, not a goroutine: most calls end long before the first tick.
+// call runs, so that it is not redelivered to another replica meanwhile.
 func (h *handling) keepAlive() (stop func()) {
-	every := h.w.cfg.KeepAlive
-	var (
-		mu      sync.Mutex
-		t       *time.Timer
-		stopped bool
-	)
-	mu.Lock()
-	defer mu.Unlock()
-	t = time.AfterFunc(every, func() {
-		_ = h.msg.InProgress()
-		mu.Lock()
-		defer mu.Unlock()
-		if !stopped {
-			t.Reset(every)
-		}
-	})
-	return func() {
-		mu.Lock()
-		defer mu.Unlock()
-		stopped = true
-		t.Stop()
-	}
+	return queue.KeepAlive(h.w.cfg.KeepAlive, func() { _ = h.msg.InProgress() })
 }
 
 func errorInfo(pe *platform.Error) *queue.ErrorInfo {

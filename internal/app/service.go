@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/txworker/txworker/internal/backoff"
 	"github.com/txworker/txworker/metrics"
 	"github.com/txworker/txworker/platform"
 	"github.com/txworker/txworker/poller"
@@ -107,7 +108,7 @@ func Start(ctx context.Context, cfg Config, o Options) (*Service, error) {
 			return fail(err)
 		}
 	}
-	p := poller.New(cfg.Poller, bus, s.cs, logger, s.m)
+	p := poller.New(cfg.Poller, bus, bus.Claims(), s.cs, logger, s.m)
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	s.loop(runCtx, "worker", intake)
@@ -144,7 +145,8 @@ func (s *Service) loop(ctx context.Context, name string, f func(context.Context)
 // firstToken obtains the first OAuth2 token, retrying with back-off; the
 // service is not ready before it has one.
 func (s *Service) firstToken(ctx context.Context) error {
-	for d := 200 * time.Millisecond; ; d = min(2*d, 30*time.Second) {
+	retry := backoff.Policy{Base: 200 * time.Millisecond, Max: 30 * time.Second, Floor: 2}
+	for attempt := 1; ; attempt++ {
 		tctx, cancel := context.WithTimeout(ctx, s.cfg.Corastone.RequestTimeout+time.Second)
 		err := s.cs.Token(tctx)
 		cancel()
@@ -152,11 +154,10 @@ func (s *Service) firstToken(ctx context.Context) error {
 			s.tokenOK.Store(true)
 			return nil
 		}
+		d := retry.Delay(attempt)
 		s.log.Warn("first token not obtained yet", zap.Error(err), zap.Duration("retry_in", d))
-		select {
-		case <-ctx.Done():
+		if !backoff.Sleep(ctx, d) {
 			return ctx.Err()
-		case <-time.After(d):
 		}
 	}
 }
