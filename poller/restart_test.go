@@ -1,13 +1,11 @@
 package poller
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/txworker/txworker/internal/natstest"
-	"github.com/txworker/txworker/queue"
 )
 
 // TestNATSRestart: the server stops for a moment mid-run and comes back with
@@ -15,12 +13,11 @@ import (
 func TestNATSRestart(t *testing.T) {
 	ns := natstest.Start(t, natstest.Options{})
 	url := ns.URL()
-	e := &env{url: url, bus: connect(t, url)}
-	replica := connect(t, url)
 	// A restarted server keeps a NakWithDelay'd message's original delivery
 	// time, so messages re-scheduled shortly before the restart come back
-	// only after the ack wait: shorten it from 60s so the test is quick.
-	setTrackingAckWait(t, e.bus, 2*time.Second)
+	// only after the ack wait: a short one keeps the test quick.
+	e := &env{url: url, bus: connectAck(t, url, 2*time.Second)}
+	replica := connectAck(t, url, 2*time.Second)
 	fake := newFake()
 	const n = 50
 	for i := range n {
@@ -38,21 +35,5 @@ func TestNATSRestart(t *testing.T) {
 		if ev.Data.Outcome != "succeeded" {
 			t.Errorf("%s: outcome %q", id, ev.Data.Outcome)
 		}
-	}
-}
-
-// setTrackingAckWait changes the tracking consumer's ack wait on the server.
-func setTrackingAckWait(t *testing.T, bus *queue.Bus, d time.Duration) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	info, err := bus.Tracking().Info(ctx)
-	if err != nil {
-		t.Fatalf("tracking consumer: %v", err)
-	}
-	cfg := info.Config
-	cfg.AckWait = d
-	if _, err := bus.JetStream().UpdateConsumer(ctx, info.Stream, cfg); err != nil {
-		t.Fatalf("update tracking consumer: %v", err)
 	}
 }
