@@ -306,10 +306,12 @@ func (p *Poller) details(ctx context.Context, es []ended) []*item {
 	return nil
 }
 
-// keepAlive tells the server every AckWait/3 that the items not yet done
-// are being worked on, until the returned stop is called.
+// keepAlive tells the server every AckWait/3 (keepAliveEvery, which
+// follows the consumer's AckWait) that the items not yet done are being
+// worked on, until the returned stop is called. It runs through the whole
+// cycle: pauses, Retry-After holds, slow requests, settles.
 func (p *Poller) keepAlive(items []*item) (stop func()) {
-	return queue.KeepAlive(max(p.ackWait/3, 10*time.Millisecond), func() {
+	return queue.KeepAlive(p.keepAliveEvery, func() {
 		for _, it := range items {
 			if !it.done.Load() {
 				_ = it.msg.InProgress() // a lost one only means an earlier redelivery

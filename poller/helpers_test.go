@@ -44,8 +44,14 @@ func newEnv(t *testing.T) *env {
 // envAt is an env on the server at url.
 func envAt(t *testing.T, url string) *env {
 	t.Helper()
+	return envOn(t, url, connect(t, url))
+}
+
+// envOn is an env on the server at url whose bus is bus.
+func envOn(t *testing.T, url string, bus *queue.Bus) *env {
+	t.Helper()
 	nc, js := natstest.Connect(t, url)
-	return &env{url: url, bus: connect(t, url), nc: nc, js: js}
+	return &env{url: url, bus: bus, nc: nc, js: js}
 }
 
 // connect opens and provisions a bus: one per poller instance ("replica").

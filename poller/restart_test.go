@@ -1,7 +1,6 @@
 package poller
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -14,12 +13,11 @@ import (
 func TestNATSRestart(t *testing.T) {
 	ns := natstest.Start(t, natstest.Options{})
 	url := ns.URL()
-	e := envAt(t, url)
-	replica := connect(t, url)
 	// A restarted server keeps a NakWithDelay'd message's original delivery
 	// time, so messages re-scheduled shortly before the restart come back
-	// only after the ack wait: shorten it from 60s so the test is quick.
-	setTrackingAckWait(t, e, 2*time.Second)
+	// only after the ack wait: a short one keeps the test quick.
+	e := envOn(t, url, connectAck(t, url, 2*time.Second))
+	replica := connectAck(t, url, 2*time.Second)
 	fake := newFake()
 	const n = 50
 	for i := range n {
@@ -37,21 +35,5 @@ func TestNATSRestart(t *testing.T) {
 		if ev.Data.Outcome != "succeeded" {
 			t.Errorf("%s: outcome %q", id, ev.Data.Outcome)
 		}
-	}
-}
-
-// setTrackingAckWait changes the tracking consumer's ack wait on the server.
-func setTrackingAckWait(t *testing.T, e *env, d time.Duration) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	info, err := e.bus.Tracking().Info(ctx)
-	if err != nil {
-		t.Fatalf("tracking consumer: %v", err)
-	}
-	cfg := info.Config
-	cfg.AckWait = d
-	if _, err := e.js.UpdateConsumer(ctx, info.Stream, cfg); err != nil {
-		t.Fatalf("update tracking consumer: %v", err)
 	}
 }

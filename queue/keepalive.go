@@ -5,13 +5,14 @@ import (
 	"time"
 )
 
-// KeepAlive calls touch every interval until stop is called: the worker
+// KeepAlive calls touch every interval (every() is asked before each wait,
+// so that it can follow a setting changed meanwhile) until stop is called: the worker
 // and the poller tell JetStream with InProgress that messages in hand are
 // still being worked on, so that the ack wait does not hand them to another
 // replica. stop returns once a touch in progress has returned, and no touch
 // starts after it. It is a timer, not a goroutine: work that ends before
 // the first interval costs nothing more.
-func KeepAlive(every time.Duration, touch func()) (stop func()) {
+func KeepAlive(every func() time.Duration, touch func()) (stop func()) {
 	var (
 		mu      sync.Mutex
 		stopped bool
@@ -19,14 +20,14 @@ func KeepAlive(every time.Duration, touch func()) (stop func()) {
 	)
 	mu.Lock()
 	defer mu.Unlock()
-	t = time.AfterFunc(every, func() {
+	t = time.AfterFunc(every(), func() {
 		mu.Lock()
 		defer mu.Unlock()
 		if stopped {
 			return
 		}
 		touch()
-		t.Reset(every)
+		t.Reset(every())
 	})
 	return func() {
 		mu.Lock()

@@ -10,7 +10,7 @@ import (
 
 func TestKeepAlive(t *testing.T) {
 	var n atomic.Int64
-	stop := queue.KeepAlive(5*time.Millisecond, func() { n.Add(1) })
+	stop := queue.KeepAlive(func() time.Duration { return 5 * time.Millisecond }, func() { n.Add(1) })
 	deadline := time.Now().Add(10 * time.Second)
 	for n.Load() < 3 {
 		if time.Now().After(deadline) {
@@ -32,7 +32,7 @@ func TestKeepAliveStopWaitsForTouch(t *testing.T) {
 	entered, release := make(chan struct{}), make(chan struct{})
 	var inTouch atomic.Bool
 	var once atomic.Bool
-	stop := queue.KeepAlive(time.Millisecond, func() {
+	stop := queue.KeepAlive(func() time.Duration { return time.Millisecond }, func() {
 		inTouch.Store(true)
 		if once.CompareAndSwap(false, true) {
 			close(entered)

@@ -108,7 +108,11 @@ func (h *handling) lookup(ctx context.Context, cl *queue.Claim) bool {
 	w := h.w
 	cl.Lookups++
 	lctx, cancel := context.WithTimeout(ctx, w.cfg.CallTimeout)
+	// A look-up may take CallTimeout, or wait out a Retry-After: keep the
+	// message ours meanwhile, as a call does.
+	stop := h.keepAlive()
 	orch, found, err := w.cs.FindProcess(lctx, cl.ProcessID)
+	stop()
 	cancel()
 	if err != nil {
 		// A look-up fault is a platform fault too: without this, a platform
@@ -271,7 +275,8 @@ func (h *handling) timedOut(ctx context.Context, cl *queue.Claim) {
 // keepAlive tells the server the message is in progress while a platform
 // call runs, so that it is not redelivered to another replica meanwhile.
 func (h *handling) keepAlive() (stop func()) {
-	return queue.KeepAlive(h.w.cfg.KeepAlive, func() { _ = h.msg.InProgress() })
+	every := h.w.cfg.KeepAlive
+	return queue.KeepAlive(func() time.Duration { return every }, func() { _ = h.msg.InProgress() })
 }
 
 func errorInfo(pe *platform.Error) *queue.ErrorInfo {
