@@ -228,3 +228,6 @@ func TestPauseCapped(t *testing.T) {
 
 // The metrics count what the platform client sets aside.
 var _ platform.AnswerObserver = (*metrics.Metrics)(nil)
+
+// and show when an API holds its requests (txworker_platform_held).
+var _ platform.HoldObserver = (*metrics.Metrics)(nil)
