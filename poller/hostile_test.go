@@ -249,3 +249,42 @@ var _ platform.AnswerObserver = (*metrics.Metrics)(nil)
 
 // and show when an API holds its requests (txworker_platform_held).
 var _ platform.HoldObserver = (*metrics.Metrics)(nil)
+
+// TestHeldSeriesAreTheClientsAPIs: txworker_platform_held starts with a zero
+// series for every API the clients gate (platform.APIsOf), and no other.
+func TestHeldSeriesAreTheClientsAPIs(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	var want []string
+	for _, p := range []string{platform.PlatformCorastone, platform.JourneyManager} {
+		for _, api := range platform.APIsOf(p) {
+			want = append(want, p+"/"+api)
+			m.ObserveHold(p, api, false)
+		}
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, mf := range mfs {
+		if mf.GetName() != "txworker_platform_held" {
+			continue
+		}
+		for _, s := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range s.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			got = append(got, labels["platform"]+"/"+labels["api"])
+			if s.GetGauge().GetValue() != 0 {
+				t.Errorf("%v = %v, want 0", labels, s.GetGauge().GetValue())
+			}
+		}
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("txworker_platform_held series %v, want %v", got, want)
+	}
+}
