@@ -96,6 +96,18 @@ func endpointsOf(platform string) []string {
 	return nil
 }
 
+// apisOf lists the APIs of each platform that hold their requests after a Retry-After (the api
+// label of txworker_platform_held; platform.APIsOf).
+func apisOf(platform string) []string {
+	switch platform {
+	case "corastone":
+		return []string{"actions", "transactions", "token"}
+	case "jm":
+		return []string{"txn", "token"}
+	}
+	return nil
+}
+
 func endpointValues() []string {
 	return append(endpointsOf("corastone"), "cancel-txn", "jm-query")
 }

@@ -48,6 +48,7 @@ type Metrics struct {
 	retries         *prometheus.CounterVec   // stage
 	backoff         *prometheus.HistogramVec // stage
 	paused          *prometheus.GaugeVec     // platform, stage
+	held            *prometheus.GaugeVec     // platform, api
 	polls           prometheus.Counter
 	pollBatch       prometheus.Histogram
 	tracked         prometheus.Gauge
@@ -149,6 +150,10 @@ func New(reg prometheus.Registerer) *Metrics {
 			Namespace: namespace, Name: "platform_paused",
 			Help: "1 while calls to a platform are paused after consecutive faults (stage action: the worker's breaker; poll: the poller's pause), else 0.",
 		}, []string{"platform", "stage"}),
+		held: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "platform_held",
+			Help: "1 while this replica holds every request to a platform API after a Retry-After (or the back-off after a 429 or 503 without one), else 0; api: actions, transactions, token (corastone), txn, token (jm).",
+		}, []string{"platform", "api"}),
 		polls: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "polls_total",
 			Help: "Orchestration status poll requests sent to the Transactions API.",
@@ -195,7 +200,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.received, m.rejected, m.terminal, m.duration, m.published, m.duplicates, m.internalErrors,
 			m.requests, m.requestDuration, m.platformErrors, m.unrequested, m.tokenFetches, m.retries, m.backoff,
-			m.paused, m.polls, m.pollBatch, m.tracked, m.oldest, m.pending, m.ready, m.dependencyReady)
+			m.paused, m.held, m.polls, m.pollBatch, m.tracked, m.oldest, m.pending, m.ready, m.dependencyReady)
 	}
 	return m
 }
@@ -244,6 +249,9 @@ func (m *Metrics) initialise() {
 		m.tokenFetches.WithLabelValues(p, "error")
 		m.paused.WithLabelValues(p, StageAction)
 		m.paused.WithLabelValues(p, StagePoll)
+		for _, a := range apisOf(p) {
+			m.held.WithLabelValues(p, a)
+		}
 	}
 	for _, s := range stageValues() {
 		m.retries.WithLabelValues(s)

@@ -31,6 +31,7 @@ var families = map[string]dto.MetricType{
 	"txworker_retries_total":                     dto.MetricType_COUNTER,
 	"txworker_backoff_seconds":                   dto.MetricType_HISTOGRAM,
 	"txworker_platform_paused":                   dto.MetricType_GAUGE,
+	"txworker_platform_held":                     dto.MetricType_GAUGE,
 	"txworker_polls_total":                       dto.MetricType_COUNTER,
 	"txworker_poll_batch_size":                   dto.MetricType_HISTOGRAM,
 	"txworker_orchestrations_tracked":            dto.MetricType_GAUGE,
@@ -59,6 +60,7 @@ func exercise(m *metrics.Metrics) {
 	m.ObserveTokenFetch("corastone", true)
 	m.Retry(metrics.StagePoll, 2*time.Second)
 	m.SetPaused("jm", metrics.StageAction, true)
+	m.ObserveHold("corastone", "transactions", true)
 	m.Poll(12)
 	m.SetTracked(12)
 	m.SetOldestTracked(time.Minute)
@@ -141,6 +143,11 @@ func TestKnownLabelValuesStartAtZero(t *testing.T) {
 		{"txworker_retries_total", `stage="detail"`},
 		{"txworker_backoff_seconds", `stage="publish"`},
 		{"txworker_platform_paused", `platform="jm",stage="action"`},
+		{"txworker_platform_held", `api="actions",platform="corastone"`},
+		{"txworker_platform_held", `api="transactions",platform="corastone"`},
+		{"txworker_platform_held", `api="token",platform="corastone"`},
+		{"txworker_platform_held", `api="txn",platform="jm"`},
+		{"txworker_platform_held", `api="token",platform="jm"`},
 		{"txworker_polls_total", ``},
 		{"txworker_poll_batch_size", ``},
 		{"txworker_ready", ``},
@@ -195,6 +202,12 @@ func TestRecordingUsesClosedLabelSets(t *testing.T) {
 			m.SetPaused("corastone", "poll", true)
 			m.SetPaused("corastone", "poll", false)
 		}, "txworker_platform_paused", `platform="corastone",stage="poll"`, 0},
+		{"held", func(m *metrics.Metrics) { m.ObserveHold("corastone", "transactions", true) }, "txworker_platform_held", `api="transactions",platform="corastone"`, 1},
+		{"hold over", func(m *metrics.Metrics) {
+			m.ObserveHold("jm", "txn", true)
+			m.ObserveHold("jm", "txn", false)
+		}, "txworker_platform_held", `api="txn",platform="jm"`, 0},
+		{"api of another platform", func(m *metrics.Metrics) { m.ObserveHold("jm", "actions", true) }, "txworker_platform_held", `api="actions",platform="corastone"`, 0},
 		{"polls", func(m *metrics.Metrics) { m.Poll(50); m.Poll(3) }, "txworker_polls_total", ``, 2},
 		{"batch sizes", func(m *metrics.Metrics) { m.Poll(50); m.Poll(3) }, "txworker_poll_batch_size", ``, 2},
 		{"tracked", func(m *metrics.Metrics) { m.SetTracked(7) }, "txworker_orchestrations_tracked", ``, 7},

@@ -1,6 +1,9 @@
 package metrics
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // CommandReceived counts a command taken from the bus. An action outside the
 // five known actions is counted as [ActionUnknown].
@@ -72,6 +75,17 @@ func (m *Metrics) SetPaused(platform, stage string, paused bool) {
 		stage = StageAction
 	}
 	m.paused.WithLabelValues(m.platforms.or(platform, Other), stage).Set(boolValue(paused))
+}
+
+// ObserveHold sets txworker_platform_held for platform and api to 1 while
+// the platform client holds every request to that API after a Retry-After,
+// and back to 0; an api not of platform is not recorded. It implements the
+// platform client's HoldObserver.
+func (m *Metrics) ObserveHold(platform, api string, held bool) {
+	if m == nil || !slices.Contains(apisOf(platform), api) {
+		return
+	}
+	m.held.WithLabelValues(platform, api).Set(boolValue(held))
 }
 
 // Poll counts one orchestration poll request carrying batchSize ids.

@@ -125,6 +125,7 @@ type Corastone struct {
 	tokens  *tokenSource
 	scopes  []string
 	enabled map[string]bool
+	gates   map[string]*gate // by API
 }
 
 // NewCorastone validates cfg, applies its defaults and builds the client. It sends nothing: call
@@ -169,6 +170,8 @@ func NewCorastone(cfg CorastoneConfig, logger *zap.Logger, obs Observer) (*Coras
 		cfg.RequestTimeout, obs, logger)
 	scrub := newScrubber(cfg.ClientID, cfg.ClientSecret, c.tokens.held, cfg.MaxRetryAfter)
 	c.tokens.scrub = scrub
+	c.gates = newGates(PlatformCorastone, cfg.MaxRetryAfter, obs)
+	c.tokens.gate = c.gates[APIToken]
 	c.core = core{
 		platform: PlatformCorastone,
 		http:     &http.Client{Transport: rt, CheckRedirect: redirectPolicy(base)},
@@ -177,10 +180,29 @@ func NewCorastone(cfg CorastoneConfig, logger *zap.Logger, obs Observer) (*Coras
 		maxBody:  cfg.MaxBodyBytes,
 		auth:     c.tokens,
 		scrub:    scrub,
+		gates:    c.gateOf,
 		obs:      obs,
 		log:      logger,
 	}
 	return c, nil
+}
+
+// gateOf is the gate of an endpoint's API: the Transactions API's for orchestrations and
+// transactions, the actions' for every other endpoint.
+func (c *Corastone) gateOf(endpoint string) *gate {
+	if endpoint == endpointOrchestrations || endpoint == endpointTransactions {
+		return c.gates[APITransactions]
+	}
+	return c.gates[APIActions]
+}
+
+// Held reports how much longer this client holds every request to api (APIActions,
+// APITransactions, APIToken) after a Retry-After, or the back-off after a 429 or 503 without one,
+// and the *Error of the answer that started the hold; (0, nil) when requests go out (and for an
+// unknown api). A request made meanwhile waits the hold out when its deadline allows, else fails
+// at once without being sent (see ErrHeld).
+func (c *Corastone) Held(api string) (time.Duration, *Error) {
+	return c.gates[api].remaining()
 }
 
 // Scopes returns the scopes the token request asks for: the enabled actions' scopes and

@@ -69,7 +69,8 @@ func (c JMConfig) Validate() error {
 // concurrent use.
 type JM struct {
 	core
-	base *url.URL
+	base  *url.URL
+	gates map[string]*gate // by API
 }
 
 // NewJM validates cfg, applies its defaults and builds the client; it sends nothing. A nil logger
@@ -98,14 +99,15 @@ func NewJM(cfg JMConfig, logger *zap.Logger, obs Observer) (*JM, error) {
 	jar := newSessionJar()
 	var auth authenticator = basicAuth{cfg.Username, cfg.Password}
 	scrub := newScrubber(cfg.Username, cfg.Password, nil, cfg.MaxRetryAfter)
+	gates := newGates(JourneyManager, cfg.MaxRetryAfter, obs)
 	if cfg.TokenURL != "" {
 		tokenURL, _ := url.Parse(cfg.TokenURL)
 		tc := &http.Client{Transport: rt, Timeout: cfg.RequestTimeout, CheckRedirect: redirectPolicy(tokenURL)}
 		ts := newTokenSource(JourneyManager, cfg.TokenURL, cfg.ClientID, cfg.ClientSecret, nil, tc, cfg.RequestTimeout, obs, logger)
 		scrub = newScrubber(cfg.ClientID, cfg.ClientSecret, ts.held, cfg.MaxRetryAfter)
-		ts.scrub, auth = scrub, ts
+		ts.scrub, ts.gate, auth = scrub, gates[APIToken], ts
 	}
-	return &JM{base: base, core: core{
+	return &JM{base: base, gates: gates, core: core{
 		platform: JourneyManager,
 		http:     &http.Client{Transport: rt, Jar: jar, CheckRedirect: redirectPolicy(base)},
 		limiter:  newLimiter(cfg.RPS),
@@ -114,9 +116,16 @@ func NewJM(cfg JMConfig, logger *zap.Logger, obs Observer) (*JM, error) {
 		auth:     auth,
 		jar:      jar,
 		scrub:    scrub,
+		gates:    func(string) *gate { return gates[APITxn] },
 		obs:      obs,
 		log:      logger,
 	}}, nil
+}
+
+// Held reports how much longer this client holds every request to api (APITxn, APIToken) after
+// a Retry-After or a 429/503 back-off, and the *Error that started the hold; see Corastone.Held.
+func (j *JM) Held(api string) (time.Duration, *Error) {
+	return j.gates[api].remaining()
 }
 
 // Txn is a Journey Manager transaction as Query sees it.

@@ -26,6 +26,7 @@ type tokenSource struct {
 	log      *zap.Logger
 
 	scrub *scrubber // set by the client: its secrets, these tokens, its Retry-After cap
+	gate  *gate     // set by the client: the token endpoint's gate (nil: none)
 
 	sem       chan struct{} // one fetch at a time
 	mu        sync.Mutex
@@ -99,6 +100,9 @@ func (t *tokenSource) get(ctx context.Context) (*oauth2.Token, error) {
 	if tok := t.cached(); tok != nil {
 		return tok, nil
 	}
+	if err := t.gate.admit(ctx, endpointToken, t.timeout); err != nil {
+		return nil, err
+	}
 	status := 0
 	fctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
@@ -110,6 +114,9 @@ func (t *tokenSource) get(ctx context.Context) (*oauth2.Token, error) {
 	t.obs.ObserveTokenFetch(t.platform, err == nil)
 	if err != nil {
 		e := t.tokenError(err, status)
+		if e.HTTPStatus != 0 {
+			t.gate.observe(e.HTTPStatus, e)
+		}
 		if e.Code != "" {
 			t.obs.ObserveErrorCode(t.platform, e.Code)
 		}
@@ -117,6 +124,7 @@ func (t *tokenSource) get(ctx context.Context) (*oauth2.Token, error) {
 			zap.Stringer("verdict", e.Verdict))
 		return nil, e
 	}
+	t.gate.observe(status, nil)
 	var refreshAt time.Time
 	if !tok.Expiry.IsZero() {
 		margin := min(tok.Expiry.Sub(start)/5, time.Minute)

@@ -100,8 +100,9 @@ type core struct {
 	timeout  time.Duration
 	maxBody  int64
 	auth     authenticator
-	jar      *sessionJar // Journey Manager only
-	scrub    *scrubber   // the client's secrets and Retry-After cap
+	jar      *sessionJar                 // Journey Manager only
+	scrub    *scrubber                   // the client's secrets and Retry-After cap
+	gates    func(endpoint string) *gate // the gate of endpoint's API
 	obs      Observer
 	log      *zap.Logger
 }
@@ -124,7 +125,8 @@ func newLimiter(rps float64) *rate.Limiter {
 	return rate.NewLimiter(rate.Limit(rps), burst)
 }
 
-// call sends one logical request and returns its 2xx answer, or an *Error. A 401 that DecodeError
+// call sends one logical request and returns its 2xx answer, or an *Error. Every HTTP request of
+// it first passes its API's gate (see gate.admit) and its answer is recorded there. A 401 that DecodeError
 // judges Auth drops the credentials used (and the session cookies), fetches new ones and retries
 // once; a second 401 is Permanent. A 403 that sets a new XSRF-TOKEN cookie is retried once with it.
 func (c *core) call(ctx context.Context, endpoint, method string, u *url.URL, body []byte) (*answer, error) {
@@ -135,6 +137,7 @@ func (c *core) call(ctx context.Context, endpoint, method string, u *url.URL, bo
 			return nil, err
 		}
 		if ans.status >= 200 && ans.status < 300 {
+			c.gates(endpoint).observe(ans.status, nil)
 			if ans.truncated {
 				return nil, c.malformed(endpoint, ans, errors.New("answer larger than "+strconv.FormatInt(c.maxBody, 10)+" bytes"))
 			}
@@ -142,6 +145,7 @@ func (c *core) call(ctx context.Context, endpoint, method string, u *url.URL, bo
 		}
 		e := decodeError(c.scrub, c.platform, endpoint, ans.status, ans.header, ans.body, time.Now())
 		c.observeCode(e.Code)
+		c.gates(endpoint).observe(ans.status, e)
 		switch {
 		case e.Verdict == Auth && !authRetried:
 			authRetried = true
@@ -163,9 +167,12 @@ func (c *core) call(ctx context.Context, endpoint, method string, u *url.URL, bo
 	}
 }
 
-// once sends one HTTP request: rate cap, per-request timeout, credentials, body read through the
-// size cap.
+// once sends one HTTP request: the API's gate, rate cap, per-request timeout, credentials, body
+// read through the size cap.
 func (c *core) once(ctx context.Context, endpoint, method string, u *url.URL, body []byte) (*answer, any, string, error) {
+	if err := c.gates(endpoint).admit(ctx, endpoint, c.timeout); err != nil {
+		return nil, nil, "", err
+	}
 	if c.limiter != nil {
 		if err := c.limiter.Wait(ctx); err != nil {
 			e := c.noAnswer(endpoint, "not sent, waiting for the rate limit", err)

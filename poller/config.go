@@ -41,9 +41,11 @@ type Config struct {
 	// above UnknownLimit), its command ends failed with code
 	// ORCHESTRATION_UNKNOWN. Default 10.
 	UnknownLimit int
-	// MaxPause caps every pause of the poller after a Transactions API
-	// fault, a Retry-After included. Whatever the pause, a command whose
-	// deadline passes ends timed_out at its deadline. Default 5m.
+	// MaxPause caps every pause of the poller's own after a Transactions
+	// API fault (a Retry-After is capped by the client's MaxRetryAfter;
+	// the service sets both from TXWORKER_MAX_RETRY_AFTER). Whatever the
+	// pause, a command whose deadline passes ends timed_out at its
+	// deadline. Default 5m.
 	MaxPause time.Duration
 	// Naive polls one orchestration per request at a fixed Interval without
 	// jitter: the baseline for benchmarks, never for production.

@@ -44,7 +44,7 @@ func (p *Poller) cycle(ctx context.Context, msgs []jetstream.Msg) {
 		if items = p.expire(work, items, now); len(items) == 0 {
 			return
 		}
-		if pause := p.gate.remaining(now); pause > 0 {
+		if pause := p.pause(now); pause > 0 {
 			if held.IsZero() {
 				held = now
 			}
@@ -68,7 +68,7 @@ func (p *Poller) cycle(ctx context.Context, msgs []jetstream.Msg) {
 		if held.IsZero() {
 			held = p.now()
 		}
-		if p.gate.remaining(p.now()) <= 0 && !p.hold(ctx, items, p.cfg.Interval) { // unreadable answers
+		if p.pause(p.now()) <= 0 && !p.hold(ctx, items, p.cfg.Interval) { // unreadable answers
 			p.handBack(items)
 			return
 		}
@@ -105,7 +105,7 @@ func (p *Poller) sweep(ctx context.Context, msgs []jetstream.Msg) {
 	items = p.refuseInvalid(work, items)
 	now := p.now()
 	items = p.expire(work, items, now)
-	p.reschedule(items, p.gate.remaining(now), now)
+	p.reschedule(items, p.pause(now), now)
 }
 
 // decode turns messages into items; an undecodable message (or one without
@@ -165,7 +165,7 @@ func (p *Poller) pollAll(ctx, work context.Context, items []*item) []*item {
 			acquired = ctx.Err() == nil
 		case <-ctx.Done():
 		}
-		if !acquired || p.gate.remaining(p.now()) > 0 {
+		if !acquired || p.pause(p.now()) > 0 {
 			if acquired {
 				<-sem
 			}

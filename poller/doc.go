@@ -41,7 +41,12 @@
 // A transient fault or 429 on the Transactions API pauses the whole poller:
 // no request goes out and nothing is fetched before its Retry-After (or
 // back-off) has passed, and after the pause one request probes the platform
-// before the others follow. The messages of the failed request stay in hand
+// before the others follow. A Retry-After (or the back-off after a 429 or
+// 503) is the client's: platform.Corastone holds every request of the
+// replica to the Transactions API until it has passed, whoever met it (a
+// poll, a failing-step look-up, the worker's look-up of a processId), and
+// the poller's pause is that hold (Platform.Held); its own pause covers the
+// other faults. The messages of the failed request stay in hand
 // (kept alive with InProgress) and are polled again after the pause, so a
 // short pause does not count as a delivery against their back-off or
 // unknown limit. A pause that would keep them in hand longer than
@@ -51,7 +56,8 @@
 // does not hoard work. A permanent fault (e.g. 403 AU0002) is logged as an
 // error and retried every Config.MaxInterval: tracking is never dropped.
 //
-// No pause outlasts Config.MaxPause (a Retry-After included), and none holds
+// No pause outlasts Config.MaxPause (a Retry-After: the client's
+// MaxRetryAfter, the same TXWORKER_MAX_RETRY_AFTER), and none holds
 // back a deadline: waits with messages in hand end at their nearest
 // deadline, no message is re-scheduled past its deadline, and while paused
 // the poller keeps fetching (one message at a time) so that a message whose

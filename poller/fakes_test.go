@@ -3,6 +3,7 @@ package poller
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -135,11 +136,12 @@ func (m *unitMsg) state() (acks int, naks []time.Duration, terms int) {
 // scripted is a Transactions API that answers the n-th call to each
 // endpoint (from 0) with the script's function; it records the calls.
 type scripted struct {
-	mu     sync.Mutex
-	orchs  func(n int, ids []string) ([]platform.Orchestration, error)
-	txs    func(n int, ids []string) ([]platform.Transaction, error)
-	nOrchs int
-	nTxs   int
+	clientHold // a fault with a Retry-After holds the API, as the client does
+	mu         sync.Mutex
+	orchs      func(n int, ids []string) ([]platform.Orchestration, error)
+	txs        func(n int, ids []string) ([]platform.Transaction, error)
+	nOrchs     int
+	nTxs       int
 }
 
 func (s *scripted) Orchestrations(_ context.Context, ids []string) ([]platform.Orchestration, error) {
@@ -150,7 +152,9 @@ func (s *scripted) Orchestrations(_ context.Context, ids []string) ([]platform.O
 	if s.orchs == nil {
 		return nil, nil
 	}
-	return s.orchs(n, ids)
+	orchs, err := s.orchs(n, ids)
+	s.after(err)
+	return orchs, err
 }
 
 func (s *scripted) Transactions(_ context.Context, f platform.TransactionFilter) ([]platform.Transaction, error) {
@@ -161,7 +165,9 @@ func (s *scripted) Transactions(_ context.Context, f platform.TransactionFilter)
 	if s.txs == nil {
 		return nil, nil
 	}
-	return s.txs(n, f.OrchestrationIDs)
+	txs, err := s.txs(n, f.OrchestrationIDs)
+	s.after(err)
+	return txs, err
 }
 
 func (s *scripted) calls() (orchs, txs int) {
@@ -190,4 +196,48 @@ func transient(status int, retryAfter time.Duration) *platform.Error {
 func permanent(status int, code string) *platform.Error {
 	return &platform.Error{Platform: platform.PlatformCorastone, Endpoint: "transactions", HTTPStatus: status,
 		Code: code, Verdict: platform.Permanent, Message: "refused"}
+}
+
+// clientHold stands for the gate of the platform client (platform.Corastone
+// holds every request to the Transactions API after a Retry-After): a fault
+// with a Retry-After holds the API for it, at most capped (0: the client's
+// default, 5m), never shortening a longer hold.
+type clientHold struct {
+	holdMu sync.Mutex
+	until  time.Time
+	cause  *platform.Error
+	capped time.Duration
+}
+
+// after holds the API for err's Retry-After when it has one.
+func (h *clientHold) after(err error) {
+	var pe *platform.Error
+	if !errors.As(err, &pe) || pe.RetryAfter <= 0 {
+		return
+	}
+	capped := h.capped
+	if capped <= 0 {
+		capped = platform.DefaultMaxRetryAfter
+	}
+	h.holdFor(min(pe.RetryAfter, capped), pe)
+}
+
+// holdFor holds the API for d from now after cause.
+func (h *clientHold) holdFor(d time.Duration, cause *platform.Error) {
+	h.holdMu.Lock()
+	defer h.holdMu.Unlock()
+	if t := time.Now().Add(d); t.After(h.until) {
+		h.until, h.cause = t, cause
+	}
+}
+
+// Held implements Platform.
+func (h *clientHold) Held(string) (time.Duration, *platform.Error) {
+	h.holdMu.Lock()
+	defer h.holdMu.Unlock()
+	d := time.Until(h.until)
+	if d <= 0 {
+		return 0, nil
+	}
+	return d, h.cause
 }

@@ -251,7 +251,8 @@ type fakePlatform struct {
 	// It is called with mu held.
 	fault func(c call) error
 	// hold, when set, makes calls wait until it is closed or ctx ends.
-	hold chan struct{}
+	hold       chan struct{}
+	clientHold // a fault with a Retry-After holds the API, as the client does
 }
 
 type fakeOrch struct {
@@ -307,7 +308,9 @@ func (f *fakePlatform) record(ctx context.Context, c call) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.fault != nil {
-		return f.fault(c)
+		err := f.fault(c)
+		f.after(err)
+		return err
 	}
 	return nil
 }

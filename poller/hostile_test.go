@@ -208,23 +208,83 @@ func TestDeadlineEndsCommandsWhateverThePause(t *testing.T) {
 	}
 }
 
-// TestPauseCapped: no pause outlasts MaxPause, a Retry-After of an hour
-// included, jitter included.
+// TestPauseCapped: no pause outlasts MaxPause, jitter included: the
+// poller's own (MaxInterval after a permanent refusal, the back-off of
+// faults in a row) and, with the client's MaxRetryAfter set from the same
+// TXWORKER_MAX_RETRY_AFTER, a Retry-After of an hour (the client caps it:
+// platform's TestGateHold; the poller waits that hold out).
 func TestPauseCapped(t *testing.T) {
 	for _, cap := range []time.Duration{time.Second, 5 * time.Minute} {
-		p := testPoller(Config{MaxPause: cap})
-		p.now, p.log = time.Now, zap.NewNop()
-		now := time.Now()
-		p.fault(t.Context(), metrics.StagePoll, &platform.Error{Platform: platform.PlatformCorastone, Endpoint: "orchestrations",
-			HTTPStatus: 429, Verdict: platform.Transient, RetryAfter: time.Hour}, 1)
-		if got := p.gate.remaining(now); got > cap || got < cap*3/4 {
-			t.Errorf("MaxPause %s: paused %s", cap, got)
+		faults := map[string][]error{
+			"permanent refusal": {&platform.Error{Platform: platform.PlatformCorastone, Endpoint: "orchestrations",
+				HTTPStatus: 403, Code: "AU0002", Verdict: platform.Permanent}},
+			"429 Retry-After: 3600": {&platform.Error{Platform: platform.PlatformCorastone, Endpoint: "orchestrations",
+				HTTPStatus: 429, Verdict: platform.Transient, RetryAfter: time.Hour}},
 		}
-		if d := (Config{}).withDefaults().MaxPause; d != 5*time.Minute {
-			t.Errorf("default MaxPause %s", d)
+		for range 30 {
+			faults["502s in a row"] = append(faults["502s in a row"], &platform.Error{Platform: platform.PlatformCorastone,
+				Endpoint: "orchestrations", HTTPStatus: 502, Verdict: platform.Transient})
 		}
+		for name, errs := range faults {
+			plat := &scripted{clientHold: clientHold{capped: cap}}
+			p := testPoller(Config{MaxPause: cap, MaxInterval: 10 * time.Minute})
+			p.plat, p.now, p.log = plat, time.Now, zap.NewNop()
+			now := time.Now()
+			for _, err := range errs {
+				plat.after(err) // what the client does with the answer
+				p.fault(t.Context(), metrics.StagePoll, err, 1)
+			}
+			if got := p.pause(now); got > cap || got < cap*3/4 {
+				t.Errorf("MaxPause %s, %s: paused %s", cap, name, got)
+			}
+		}
+	}
+	if d := (Config{}).withDefaults().MaxPause; d != 5*time.Minute {
+		t.Errorf("default MaxPause %s", d)
 	}
 }
 
 // The metrics count what the platform client sets aside.
 var _ platform.AnswerObserver = (*metrics.Metrics)(nil)
+
+// and show when an API holds its requests (txworker_platform_held).
+var _ platform.HoldObserver = (*metrics.Metrics)(nil)
+
+// TestHeldSeriesAreTheClientsAPIs: txworker_platform_held starts with a zero
+// series for every API the clients gate (platform.APIsOf), and no other.
+func TestHeldSeriesAreTheClientsAPIs(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	var want []string
+	for _, p := range []string{platform.PlatformCorastone, platform.JourneyManager} {
+		for _, api := range platform.APIsOf(p) {
+			want = append(want, p+"/"+api)
+			m.ObserveHold(p, api, false)
+		}
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, mf := range mfs {
+		if mf.GetName() != "txworker_platform_held" {
+			continue
+		}
+		for _, s := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range s.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			got = append(got, labels["platform"]+"/"+labels["api"])
+			if s.GetGauge().GetValue() != 0 {
+				t.Errorf("%v = %v, want 0", labels, s.GetGauge().GetValue())
+			}
+		}
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("txworker_platform_held series %v, want %v", got, want)
+	}
+}

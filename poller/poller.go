@@ -26,6 +26,10 @@ type Platform interface {
 	Orchestrations(ctx context.Context, ids []string) ([]platform.Orchestration, error)
 	// Transactions returns the transactions matching f.
 	Transactions(ctx context.Context, f platform.TransactionFilter) ([]platform.Transaction, error)
+	// Held reports how much longer the client holds every request to api
+	// (platform.APITransactions here) after a Retry-After, and the answer
+	// that started the hold.
+	Held(api string) (time.Duration, *platform.Error)
 }
 
 const (
@@ -142,10 +146,11 @@ func (p *Poller) Run(ctx context.Context) error {
 }
 
 // fetchMax is how many messages to fetch: FetchMax, but a single one while
-// the platform is faulty (its poll probes the platform), so that a replica
-// that cannot reach the platform takes almost no work from the others.
+// the platform is faulty (its poll probes the platform) or the client holds
+// its requests, so that a replica that cannot reach the platform takes
+// almost no work from the others.
 func (p *Poller) fetchMax() int {
-	if p.gate.probing() {
+	if p.gate.probing() || p.pause(p.now()) > 0 {
 		return 1
 	}
 	return p.cfg.FetchMax
@@ -211,7 +216,7 @@ func (p *Poller) dispatch(ctx context.Context, wg *sync.WaitGroup, cycles chan s
 	stopKeep := func() {}
 	defer func() { stopKeep() }()
 	for {
-		if p.gate.remaining(p.now()) > 0 {
+		if p.pause(p.now()) > 0 {
 			stopKeep()
 			p.sweep(ctx, msgs)
 			return

@@ -124,11 +124,14 @@ func (p *Poller) nak(it *item, d time.Duration) {
 
 // fault handles a Transactions API error at stage metrics.StagePoll or
 // metrics.StageDetail and reports whether the items should be polled again.
-// A transient fault pauses the whole poller for its Retry-After (else the
-// back-off); a permanent one pauses it for MaxInterval on the poll (tracking
-// is never dropped) and gives up the failing-step look-up on the detail.
-// Every pause is capped at MaxPause. At shutdown (ctx ended) it only reports
-// true: the caller hands back.
+// After a transient fault for which the client holds the Transactions API (a
+// Retry-After, or a 429 or 503: see platform.Corastone.Held) the poller waits
+// that hold out and adds no pause of its own; after any other transient
+// fault it pauses for the back-off. A permanent fault pauses it for
+// MaxInterval on the poll (tracking is never dropped) and gives up the
+// failing-step look-up on the detail. The poller's own pauses are capped at
+// MaxPause (the client caps a Retry-After at its MaxRetryAfter). At
+// shutdown (ctx ended) it only reports true: the caller hands back.
 func (p *Poller) fault(ctx context.Context, stage string, err error, ids int) bool {
 	if ctx.Err() != nil {
 		return true
@@ -144,14 +147,16 @@ func (p *Poller) fault(ctx context.Context, stage string, err error, ids int) bo
 		p.pauseFor(stage, p.cfg.MaxInterval, err)
 		return true
 	}
-	var d time.Duration
-	if isPE {
-		d = pe.RetryAfter
+	if held, _ := p.plat.Held(platform.APITransactions); held > 0 {
+		if p.gate.fail(err) == 1 {
+			p.m.SetPaused(platform.PlatformCorastone, metrics.StagePoll, true)
+		}
+		p.m.Retry(stage, held)
+		p.log.Warn("transactions api fault: held by the client's Retry-After", zap.String("stage", stage),
+			zap.Int("ids", ids), zap.Duration("pause", held), zap.Error(err))
+		return true
 	}
-	if d <= 0 {
-		d = p.cfg.backoff(p.gate.failuresNext(), p.rand)
-	}
-	d = p.pauseFor(stage, d, err)
+	d := p.pauseFor(stage, p.cfg.backoff(p.gate.failuresNext(), p.rand), err)
 	p.log.Warn("transactions api fault: poller paused", zap.String("stage", stage),
 		zap.Int("ids", ids), zap.Duration("pause", d), zap.Error(err))
 	return true
@@ -187,7 +192,7 @@ func (p *Poller) answered() {
 // keep them past it), and returns the others. Not paused, an item past its
 // deadline gets its last poll instead.
 func (p *Poller) expire(ctx context.Context, items []*item, now time.Time) []*item {
-	if p.gate.remaining(now) <= 0 {
+	if p.pause(now) <= 0 {
 		return items
 	}
 	rest := items[:0:0]
@@ -202,7 +207,7 @@ func (p *Poller) expire(ctx context.Context, items []*item, now time.Time) []*it
 		}
 		fault := it.lastFault
 		if fault == nil {
-			fault = p.gate.lastFault()
+			fault = p.lastFault()
 		}
 		p.log.Warn("deadline passed while the poller is paused", it.fields(zap.Error(fault))...)
 		p.apply(ctx, it, step{settle: true, result: queue.Result{

@@ -199,3 +199,98 @@ func TestSimulatorRetryAfter(t *testing.T) {
 		t.Errorf("%d requests answered 429, want at least 2", limited)
 	}
 }
+
+// TestSimulatorRetryAfterWhoeverMeetsIt: the poller and the worker's
+// look-ups of a processId share the client, so a 429 with Retry-After: 2 on
+// the orchestrations endpoint, met by either while both polls and look-ups
+// are due, holds both: no request reaches the Transactions API inside the
+// window (those already in flight aside), and both go on after it.
+func TestSimulatorRetryAfterWhoeverMeetsIt(t *testing.T) {
+	sim, cs := startSim(t, platformtest.Config{StepDuration: [2]time.Duration{3 * time.Second, 4 * time.Second}})
+	e := newEnv(t)
+	const n = 20
+	for i := range n {
+		sec := fmt.Sprintf("SEC%09d", i)
+		e.track(t, "cmd-"+sec, accept(t, cs, sec), time.Now().Add(time.Minute))
+	}
+	startPoller(t, fast, e.bus, cs)
+	waitFor(t, 5*time.Second, "a poll", func() bool { return len(transactionsAPI(sim, "")) > 0 })
+
+	// The worker's look-ups (crash recovery, after a timed-out action): due
+	// all along, one after another.
+	lookedUp := uuid.NewString()
+	stop := make(chan struct{})
+	lookups := make(chan error, 1)
+	go func() {
+		var last error
+		defer func() { lookups <- last }()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_, _, last = cs.FindProcess(ctx, lookedUp)
+			cancel()
+		}
+	}()
+	sim.SetFaults(platformtest.Faults{RateLimitRate: 1, RetryAfter: 2 * time.Second, Only: "orchestrations"})
+	waitFor(t, 5*time.Second, "a 429", func() bool {
+		for _, r := range transactionsAPI(sim, "") {
+			if r.Status == 429 {
+				return true
+			}
+		}
+		return false
+	})
+	sim.SetFaults(platformtest.Faults{})
+	e.waitEnded(t, n, 30*time.Second)
+	waitFor(t, 10*time.Second, "a look-up after the window", func() bool {
+		rs := transactionsAPI(sim, lookedUp)
+		return len(rs) > 0 && rs[len(rs)-1].Status == 200
+	})
+	close(stop)
+	if err := <-lookups; err != nil {
+		t.Errorf("last look-up: %v", err)
+	}
+
+	reqs := transactionsAPI(sim, "")
+	const concurrent = 50 * time.Millisecond // sent before the 429's answer was known
+	var windows []time.Time
+	for _, r := range reqs {
+		if r.Status == 429 {
+			windows = append(windows, r.Time)
+		}
+	}
+	polls, looks := 0, 0
+	for _, r := range reqs {
+		for _, w := range windows {
+			if gap := r.Time.Sub(w); gap > concurrent && gap < 2*time.Second {
+				t.Errorf("a %s request (%s) came %s after a 429 with Retry-After: 2", r.Endpoint, r.RawQuery, gap)
+			}
+		}
+		if r.Status == 200 && r.Time.After(windows[len(windows)-1].Add(2*time.Second)) {
+			if strings.Contains(r.RawQuery, lookedUp) {
+				looks++
+			} else {
+				polls++
+			}
+		}
+	}
+	if polls == 0 || looks == 0 {
+		t.Errorf("after the window: %d polls, %d look-up requests; want both to go on", polls, looks)
+	}
+}
+
+// transactionsAPI returns the simulator's Transactions API requests, only
+// those naming id when it is not "".
+func transactionsAPI(sim *platformtest.Simulator, id string) []platformtest.Request {
+	var out []platformtest.Request
+	for _, r := range sim.Requests() {
+		if (r.Endpoint == "orchestrations" || r.Endpoint == "transactions") && (id == "" || strings.Contains(r.RawQuery, id)) {
+			out = append(out, r)
+		}
+	}
+	return out
+}

@@ -13,34 +13,43 @@ import (
 )
 
 // TestFaultPause checks the pause after a Transactions API fault: the
-// back-off of consecutive faults without Retry-After, a Retry-After capped
-// at MaxPause, MaxInterval after a permanent refusal of the poll, none after
-// a permanent refusal of the failing-step look-up. Jitter is at its top (a
-// quarter of the pause, taken off when adding it would pass MaxPause).
+// back-off of consecutive faults while the client holds nothing, the
+// client's hold and no pause of the poller's own while it holds the API (a
+// Retry-After: its cap and jitter are the client's, see platform's
+// TestGateHold), MaxInterval after a permanent refusal of the poll, none
+// after a permanent refusal of the failing-step look-up. Jitter is at its
+// top (a quarter of the pause, taken off when adding it would pass
+// MaxPause).
 func TestFaultPause(t *testing.T) {
 	t0 := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	cfg := Config{Source: "test", Interval: time.Second, MaxInterval: 8 * time.Second, MaxPause: 10 * time.Second}
 	tests := []struct {
 		name   string
 		stage  string
-		faults []error // in a row; the pause is checked after the last
+		faults []error       // in a row; the pause is checked after the last
+		held   time.Duration // the client holds the API (a Retry-After) for that long
 		again  bool
 		pause  time.Duration
 	}{
-		{"first transient fault", "poll", []error{transient(503, 0)}, true, 1250 * time.Millisecond},
-		{"second in a row doubles", "poll", []error{transient(503, 0), transient(503, 0)}, true, 2500 * time.Millisecond},
-		{"third in a row", "poll", []error{transient(503, 0), transient(503, 0), transient(503, 0)}, true, 5 * time.Second},
-		{"no answer at all backs off too", "poll", []error{errors.New("connection refused")}, true, 1250 * time.Millisecond},
-		{"429 with Retry-After", "poll", []error{transient(429, 3*time.Second)}, true, 3750 * time.Millisecond},
-		{"429 with a Retry-After beyond MaxPause: capped", "poll", []error{transient(429, time.Hour)}, true, 7500 * time.Millisecond},
-		{"permanent refusal of the poll: MaxInterval", "poll", []error{permanent(403, "AU0002")}, true, 10 * time.Second},
-		{"permanent refusal of the look-up: given up, no pause", "detail", []error{permanent(403, "AU0002")}, false, 0},
-		{"transient fault of the look-up", "detail", []error{transient(503, 0)}, true, 1250 * time.Millisecond},
+		{"first transient fault", "poll", []error{transient(502, 0)}, 0, true, 1250 * time.Millisecond},
+		{"second in a row doubles", "poll", []error{transient(502, 0), transient(504, 0)}, 0, true, 2500 * time.Millisecond},
+		{"third in a row", "poll", []error{transient(502, 0), transient(502, 0), transient(502, 0)}, 0, true, 5 * time.Second},
+		{"no answer at all backs off too", "poll", []error{errors.New("connection refused")}, 0, true, 1250 * time.Millisecond},
+		{"429 with Retry-After: the client's hold, no pause of its own", "poll", []error{transient(429, 3*time.Second)}, 3 * time.Second, true, 3 * time.Second},
+		{"503 held by the client: its back-off", "poll", []error{transient(503, 0), transient(503, 0)}, 2 * time.Second, true, 2 * time.Second},
+		{"permanent refusal of the poll: MaxInterval", "poll", []error{permanent(403, "AU0002")}, 0, true, 10 * time.Second},
+		{"permanent refusal of the look-up: given up, no pause", "detail", []error{permanent(403, "AU0002")}, 0, false, 0},
+		{"transient fault of the look-up", "detail", []error{transient(502, 0)}, 0, true, 1250 * time.Millisecond},
+		{"the look-up held by the client", "detail", []error{transient(429, 7*time.Second)}, 7 * time.Second, true, 7 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := unitPoller(t, cfg, newFakeBus(), &scripted{})
+			plat := &scripted{}
+			p := unitPoller(t, cfg, newFakeBus(), plat)
 			p.now = func() time.Time { return t0 }
+			if tt.held > 0 {
+				plat.holdFor(tt.held, transient(429, tt.held))
+			}
 			var again bool
 			for _, err := range tt.faults {
 				again = p.fault(context.Background(), tt.stage, err, 1)
@@ -48,7 +57,20 @@ func TestFaultPause(t *testing.T) {
 			if again != tt.again {
 				t.Errorf("poll again = %v, want %v", again, tt.again)
 			}
-			if got := p.gate.remaining(t0); got != tt.pause || got > cfg.MaxPause {
+			if tt.held > 0 {
+				// The client's hold runs on the wall clock: a little of it has passed.
+				if own := p.gate.remaining(t0); own != 0 {
+					t.Errorf("own pause %s while the client holds the API, want none", own)
+				}
+				if got := p.pause(t0); got > tt.pause || got < tt.pause-time.Second {
+					t.Errorf("pause %s, want the client's hold %s", got, tt.pause)
+				}
+				if !p.gate.probing() {
+					t.Error("not probing after a fault")
+				}
+				return
+			}
+			if got := p.pause(t0); got != tt.pause || got > cfg.MaxPause {
 				t.Errorf("pause %s, want %s (at most MaxPause %s)", got, tt.pause, cfg.MaxPause)
 			}
 		})
@@ -63,6 +85,7 @@ func TestPausedByRetryAfter(t *testing.T) {
 	bus := newFakeBus()
 	plat := &scripted{orchs: func(int, []string) ([]platform.Orchestration, error) { return nil, transient(429, time.Hour) }}
 	cfg := unitConfig()
+	plat.capped = cfg.MaxPause // the service sets both from TXWORKER_MAX_RETRY_AFTER
 	p := unitPoller(t, cfg, bus, plat)
 	p.now = func() time.Time { return now }
 	msg := newMsg(t, queue.Track{CommandID: "c1", OrchestrationID: "o1", AcceptedAt: now, Deadline: now.Add(time.Hour), ClaimRevision: 3}, 1)
@@ -75,7 +98,7 @@ func TestPausedByRetryAfter(t *testing.T) {
 	if len(naks) != 1 || naks[0] <= 0 || naks[0] > cfg.MaxInterval {
 		t.Errorf("re-scheduled %v, want once within (0, MaxInterval %s]", naks, cfg.MaxInterval)
 	}
-	if got := p.gate.remaining(now); got <= 0 || got > cfg.MaxPause {
+	if got := p.pause(now); got <= 0 || got > cfg.MaxPause {
 		t.Errorf("pause %s, want within (0, MaxPause %s]", got, cfg.MaxPause)
 	}
 	if n, _ := plat.calls(); n != 1 {

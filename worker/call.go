@@ -117,9 +117,10 @@ func (h *handling) lookup(ctx context.Context, cl *queue.Claim) bool {
 	if err != nil {
 		// A look-up fault is a platform fault too: without this, a platform
 		// that is down would be asked again and again by every command in
-		// state "calling" and the pause would never open.
+		// state "calling" and the pause would never open. One the client
+		// held (a Retry-After of the Transactions API) asked nothing.
 		var pe *platform.Error
-		if !errors.As(err, &pe) || pe.Verdict == platform.Transient {
+		if !errors.Is(err, platform.ErrHeld) && (!errors.As(err, &pe) || pe.Verdict == platform.Transient) {
 			w.breaker.failure(h.p.action.Platform)
 		}
 		if cl.Lookups >= w.cfg.MaxAttempts {
@@ -157,7 +158,9 @@ func (h *handling) failed(ctx context.Context, cl *queue.Claim, err error, platf
 	w := h.w
 	var pe *platform.Error
 	if !errors.As(err, &pe) || pe.Verdict == platform.Transient {
-		w.breaker.failure(h.p.action.Platform)
+		if !errors.Is(err, platform.ErrHeld) { // held by the client (a Retry-After): nothing was sent
+			w.breaker.failure(h.p.action.Platform)
+		}
 		budget := w.cfg.MaxAttempts
 		if pe != nil && pe.HTTPStatus == 500 {
 			budget = w.cfg.Max500Attempts
