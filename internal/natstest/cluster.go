@@ -219,7 +219,8 @@ func (c *Cluster) Stop(i int) { c.Node(i).Stop() }
 
 // Restart stops node i if it runs and starts it again on the same ports
 // with the same store, and returns once it has rejoined: the cluster has a
-// meta leader and every running node, this one included, follows it.
+// meta leader, every running node, this one included, follows it and is
+// healthy (see WaitMetaLeader).
 func (c *Cluster) Restart(i int) error {
 	if c.Removed(i) {
 		return fmt.Errorf("natstest: node %d was removed", i)
@@ -269,10 +270,11 @@ func (c *Cluster) stopAll() {
 }
 
 // WaitMetaLeader waits until a running node is the JetStream meta leader,
-// every running node is current with it, and the leader knows every
-// running node as a JetStream peer with its stats (before that it answers
-// "no suitable peers for placement" to a replicated stream's creation); at
-// most the ready timeout.
+// every running node is current with it, the leader knows every running
+// node as a JetStream peer with its stats (before that it answers "no
+// suitable peers for placement" to a replicated stream's creation), and
+// every running node is healthy (its replicas of streams and consumers
+// have caught up); at most the ready timeout.
 func (c *Cluster) WaitMetaLeader() error { return c.waitMetaLeader() }
 
 func (c *Cluster) waitMetaLeader() error {
@@ -314,6 +316,16 @@ func (c *Cluster) metaProblem() string {
 	}
 	if peers := leader.JetStreamClusterPeers(); len(peers) < running {
 		return fmt.Sprintf("the meta leader knows %d of %d running nodes as JetStream peers (%v)", len(peers), running, peers)
+	}
+	// What a node's /healthz says: every stream and consumer it holds a
+	// replica of has caught up (what a rolling upgrade waits for before it
+	// restarts the next node).
+	for i, s := range nodes {
+		if srv := s.server(); srv != nil {
+			if h := srv.Healthz(&server.HealthzOptions{}); h.Status != "ok" {
+				return fmt.Sprintf("node %d is not healthy: %s", i, h.Error)
+			}
+		}
 	}
 	return ""
 }
