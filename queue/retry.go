@@ -87,7 +87,8 @@ var transientCodes = map[jetstream.ErrorCode]bool{
 // "not now". A deterministic refusal (an invalid configuration, a wrong
 // last sequence, an encoding error) is not.
 func transient(err error) bool {
-	if err == nil {
+	var p permanentError
+	if err == nil || errors.As(err, &p) {
 		return false
 	}
 	if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
@@ -102,6 +103,12 @@ func transient(err error) bool {
 	}
 	return false
 }
+
+// permanentError marks an error that would otherwise look transient (no
+// responders because the stream does not exist at all) as final.
+type permanentError struct{ error }
+
+func (p permanentError) Unwrap() error { return p.error }
 
 // retrying runs op, each attempt bounded by attemptTimeout, until it
 // returns an error that is not transient or ctx ends; between attempts it
