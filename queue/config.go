@@ -19,6 +19,7 @@ const (
 	DefaultDuplicateWindow = 10 * time.Minute
 	DefaultAckWait         = 30 * time.Second
 	DefaultStateTTL        = 7 * 24 * time.Hour
+	DefaultStartTimeout    = 2 * time.Minute
 )
 
 // eventsMaxAge is how long the events stream keeps events; the duplicate
@@ -58,6 +59,11 @@ type Config struct {
 	AckWait time.Duration
 	// StateTTL is how long a claim is kept after its last update. Default 7 days.
 	StateTTL time.Duration
+	// StartTimeout bounds Provision: how long it keeps retrying while
+	// JetStream cannot create or find the streams, consumers and bucket yet
+	// (a cluster forming, a leader being elected), at least 1s. Default
+	// DefaultStartTimeout.
+	StartTimeout time.Duration
 }
 
 // withDefaults returns c with every zero field set to its default.
@@ -82,6 +88,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StateTTL == 0 {
 		c.StateTTL = DefaultStateTTL
+	}
+	if c.StartTimeout == 0 {
+		c.StartTimeout = DefaultStartTimeout
 	}
 	return c
 }
@@ -128,6 +137,9 @@ func (c Config) Validate() error {
 	}
 	if c.AckWait < time.Second {
 		add("ack wait must be at least 1s, not %s", c.AckWait)
+	}
+	if c.StartTimeout < time.Second {
+		add("start timeout must be at least 1s, not %s", c.StartTimeout)
 	}
 	if c.StateTTL < c.DuplicateWindow {
 		add("state ttl (%s) must not be shorter than the duplicate window (%s)", c.StateTTL, c.DuplicateWindow)
