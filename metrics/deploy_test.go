@@ -263,7 +263,7 @@ func TestNATSResourcesMatchDesign(t *testing.T) {
 	}
 	consumers := map[string]map[string]any{
 		"worker": {"streamName": "TXWORKER_COMMANDS", "ackPolicy": "explicit", "ackWait": "30s", "maxDeliver": -1, "maxAckPending": 4096},
-		"poller": {"streamName": "TXWORKER_TRACKING", "ackPolicy": "explicit", "ackWait": "60s", "maxDeliver": -1, "maxAckPending": 1000000},
+		"poller": {"streamName": "TXWORKER_TRACKING", "ackPolicy": "explicit", "ackWait": "15s", "maxDeliver": -1, "maxAckPending": 1000000},
 	}
 	for _, c := range find(docs, "Consumer", "") {
 		name := str(c, "spec", "durableName")

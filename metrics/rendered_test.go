@@ -446,24 +446,37 @@ func checkNetworkPolicy(t *testing.T, overlay string, docs []doc, dep doc, natsU
 			nats = list(r, "to")
 		}
 	}
-	u, err := url.Parse(natsURL)
-	if err != nil || u.Port() != "4222" || len(nats) != 1 {
-		t.Errorf("%s: NATS URL %q (port 4222 expected) or NATS egress peers %v (one expected)", overlay, natsURL, nats)
+	if len(nats) != 1 {
+		t.Errorf("%s: NATS egress peers %v (one expected)", overlay, nats)
 		return
 	}
 	peer := nats[0]
-	host := strings.Split(u.Hostname(), ".")
-	if len(host) == 1 {
-		if obj(peer, "namespaceSelector") != nil {
-			t.Errorf("%s: NATS %q is in the worker's namespace, the NetworkPolicy lets the worker reach NATS in %v", overlay, natsURL, obj(peer, "namespaceSelector"))
+	// Every server of the list: a service (nats, nats.NS.svc…) or a pod of
+	// a StatefulSet by its stable name (nats-0.nats-headless.NS.svc…).
+	for _, one := range strings.Split(natsURL, ",") {
+		one = strings.TrimSpace(one)
+		u, err := url.Parse(one)
+		if err != nil || u.Port() != "4222" {
+			t.Errorf("%s: NATS URL %q: port 4222 expected", overlay, one)
+			continue
 		}
-		sts := findOne(t, docs, "StatefulSet", host[0])
-		if !selects(obj(peer, "podSelector"), obj(sts, "spec", "template", "metadata", "labels")) {
-			t.Errorf("%s: the NetworkPolicy's NATS peer %v does not select the pods of StatefulSet %s", overlay, peer, host[0])
+		host := strings.Split(u.Hostname(), ".")
+		if len(host) == 1 {
+			if obj(peer, "namespaceSelector") != nil {
+				t.Errorf("%s: NATS %q is in the worker's namespace, the NetworkPolicy lets the worker reach NATS in %v", overlay, one, obj(peer, "namespaceSelector"))
+			}
+			sts := findOne(t, docs, "StatefulSet", host[0])
+			if !selects(obj(peer, "podSelector"), obj(sts, "spec", "template", "metadata", "labels")) {
+				t.Errorf("%s: the NetworkPolicy's NATS peer %v does not select the pods of StatefulSet %s", overlay, peer, host[0])
+			}
+			continue
 		}
-		return
-	}
-	if ns := str(peer, "namespaceSelector", "matchLabels", "kubernetes.io/metadata.name"); ns != host[1] {
-		t.Errorf("%s: NATS %q is in namespace %s, the NetworkPolicy lets the worker reach NATS in namespace %q", overlay, natsURL, host[1], ns)
+		ns := host[1]
+		if i := slices.Index(host, "svc"); i >= 2 {
+			ns = host[i-1]
+		}
+		if got := str(peer, "namespaceSelector", "matchLabels", "kubernetes.io/metadata.name"); got != ns {
+			t.Errorf("%s: NATS %q is in namespace %s, the NetworkPolicy lets the worker reach NATS in namespace %q", overlay, one, ns, got)
+		}
 	}
 }

@@ -306,13 +306,15 @@ func (p *Poller) details(ctx context.Context, es []ended) []*item {
 	return nil
 }
 
-// keepAlive tells the server every AckWait/3 that the items not yet done
-// are being worked on, until the returned stop is called.
+// keepAlive tells the server every AckWait/3 (keepAliveEvery, which
+// follows the consumer's AckWait) that the items not yet done are being
+// worked on, until the returned stop is called. It runs through the whole
+// cycle: pauses, Retry-After holds, slow requests, settles.
 func (p *Poller) keepAlive(items []*item) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		t := time.NewTicker(max(p.ackWait/3, 10*time.Millisecond))
+		t := time.NewTicker(p.keepAliveEvery())
 		defer t.Stop()
 		for {
 			select {
@@ -325,6 +327,7 @@ func (p *Poller) keepAlive(items []*item) (stop func()) {
 					_ = it.msg.InProgress() // a lost one only means an earlier redelivery
 				}
 			}
+			t.Reset(p.keepAliveEvery())
 		}
 	})
 	return func() { close(done); wg.Wait() }

@@ -15,6 +15,7 @@ import (
 	"github.com/txworker/txworker/internal/backoff"
 	"github.com/txworker/txworker/metrics"
 	"github.com/txworker/txworker/platform"
+	"github.com/txworker/txworker/queue"
 )
 
 // Platform is what the poller needs of the Corastone client
@@ -36,8 +37,9 @@ const (
 	shutdownGrace = 2 * time.Second
 	// trackedEvery is the period of the tracked-orchestrations gauge.
 	trackedEvery = 5 * time.Second
-	// defaultAckWait is assumed when the consumer's AckWait is not known.
-	defaultAckWait = 60 * time.Second
+	// defaultAckWait is assumed until the consumer's AckWait is known: the
+	// service's default.
+	defaultAckWait = queue.DefaultTrackingAckWait
 	// maxCycles is how many fetched batches are worked at once.
 	maxCycles = 3
 	// detailTries bounds the transient faults tolerated while looking up the
@@ -60,8 +62,11 @@ type Poller struct {
 	now  func() time.Time
 	rand func(n int64) int64 // uniform in [0, n)
 
-	ackWait time.Duration
-	dropped atomic.Uint64 // undecodable tracking messages terminated
+	ackWait time.Duration // assumed until the consumer's is read
+	// liveAckWait is the consumer's AckWait as last read from the server
+	// (0: not read yet); see currentAckWait.
+	liveAckWait atomic.Int64
+	dropped     atomic.Uint64 // undecodable tracking messages terminated
 }
 
 // busOps is the bus without its claim store (Poller.claims holds that).
@@ -108,7 +113,7 @@ func (p *Poller) Run(ctx context.Context) error {
 	if cons == nil {
 		return errors.New("poller: tracking consumer not bound: provision the bus first")
 	}
-	p.ackWait = ackWaitOf(ctx, cons)
+	p.liveAckWait.Store(int64(ackWaitOf(ctx, cons, p.ackWait)))
 	var wg sync.WaitGroup
 	wg.Go(func() { p.reportTracked(ctx) })
 	defer wg.Wait()
@@ -170,8 +175,8 @@ func (p *Poller) fetch(cons jetstream.Consumer, n int) ([]jetstream.Msg, error) 
 }
 
 // ackWaitOf returns the consumer's AckWait, as the server has it now if it
-// answers, else as bound.
-func ackWaitOf(ctx context.Context, cons jetstream.Consumer) time.Duration {
+// answers, else as bound, else fallback.
+func ackWaitOf(ctx context.Context, cons jetstream.Consumer, fallback time.Duration) time.Duration {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	info, err := cons.Info(ctx)
@@ -179,16 +184,36 @@ func ackWaitOf(ctx context.Context, cons jetstream.Consumer) time.Duration {
 		info = cons.CachedInfo()
 	}
 	if info == nil || info.Config.AckWait <= 0 {
-		return defaultAckWait
+		return fallback
 	}
 	return info.Config.AckWait
+}
+
+// currentAckWait is the tracking consumer's AckWait as the poller last saw
+// it. It is read again every trackedEvery, so that a consumer updated while
+// the poller runs (a rollout that changes TXWORKER_TRACKING_ACK_WAIT, an
+// operator's edit) gets keep-alives at its new pace.
+func (p *Poller) currentAckWait() time.Duration {
+	if d := time.Duration(p.liveAckWait.Load()); d > 0 {
+		return d
+	}
+	return p.ackWait
+}
+
+// keepAliveEvery is how often messages in hand get InProgress: a third of
+// the ack wait, so that one lost keep-alive does not lose the message.
+func (p *Poller) keepAliveEvery() time.Duration {
+	return max(p.currentAckWait()/3, 10*time.Millisecond)
 }
 
 // dispatch starts a cycle for msgs once one of the cycles slots is free;
 // while the poller is paused (or becomes paused while it waits for a slot)
 // it sweeps them instead, at once. On ctx cancel msgs are handed back.
+//
+// A batch that waits for a slot is kept alive with InProgress like the
+// batches being worked, so that it is not redelivered meanwhile.
 func (p *Poller) dispatch(ctx context.Context, wg *sync.WaitGroup, cycles chan struct{}, msgs []jetstream.Msg) {
-	var tick *time.Ticker
+	var tick, keep *time.Ticker
 	for {
 		if p.gate.remaining(p.now()) > 0 {
 			p.sweep(ctx, msgs)
@@ -203,12 +228,19 @@ func (p *Poller) dispatch(ctx context.Context, wg *sync.WaitGroup, cycles chan s
 			}
 			tick = time.NewTicker(sweepEvery)
 			defer tick.Stop()
+			keep = time.NewTicker(p.keepAliveEvery())
+			defer keep.Stop()
 		}
 		select {
 		case cycles <- struct{}{}:
 			wg.Go(func() { defer func() { <-cycles }(); p.cycle(ctx, msgs) })
 			return
 		case <-tick.C:
+		case <-keep.C:
+			for _, m := range msgs {
+				_ = m.InProgress() // a lost one only means an earlier redelivery
+			}
+			keep.Reset(p.keepAliveEvery())
 		case <-ctx.Done():
 			for _, m := range msgs {
 				_ = m.NakWithDelay(handBackDelay) // lost: redelivered after AckWait
@@ -222,7 +254,8 @@ func (p *Poller) dispatch(ctx context.Context, wg *sync.WaitGroup, cycles chan s
 // whether the poller has been paused meanwhile.
 const sweepEvery = 500 * time.Millisecond
 
-// reportTracked keeps the tracked-orchestrations gauge current until ctx ends.
+// reportTracked keeps the tracked-orchestrations gauge and the ack wait
+// (currentAckWait) current until ctx ends.
 func (p *Poller) reportTracked(ctx context.Context) {
 	t := time.NewTicker(trackedEvery)
 	defer t.Stop()
@@ -234,6 +267,14 @@ func (p *Poller) reportTracked(ctx context.Context) {
 			p.m.SetTracked(n)
 			if n == 0 {
 				p.m.SetOldestTracked(0)
+			}
+		}
+		if cons := p.bus.Tracking(); cons != nil {
+			ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			info, err := cons.Info(ictx)
+			cancel()
+			if err == nil && info.Config.AckWait > 0 {
+				p.liveAckWait.Store(int64(info.Config.AckWait))
 			}
 		}
 		select {

@@ -18,6 +18,7 @@ const (
 	DefaultReplicas        = 1
 	DefaultDuplicateWindow = 10 * time.Minute
 	DefaultAckWait         = 30 * time.Second
+	DefaultTrackingAckWait = 15 * time.Second
 	DefaultStateTTL        = 7 * 24 * time.Hour
 	DefaultStartTimeout    = 2 * time.Minute
 )
@@ -54,9 +55,16 @@ type Config struct {
 	// DuplicateWindow is the Nats-Msg-Id dedupe window of the three streams,
 	// at most 7 days and at most StateTTL. Default 10 minutes.
 	DuplicateWindow time.Duration
-	// AckWait is the command consumer's ack wait, at least 1s. Default 30s
-	// (the tracking consumer's is fixed at 60s).
+	// AckWait is the command consumer's ack wait, at least 1s. Default 30s.
 	AckWait time.Duration
+	// TrackingAckWait is the tracking consumer's ack wait, at least 1s.
+	// Default 15s. It is how soon the orchestrations a dead replica held come
+	// back to another replica; the poller keeps the messages it works on
+	// alive with InProgress every third of it, so a batch held longer (a
+	// pause, a slow request) is not redelivered. The 1s floor leaves the
+	// poller's fetch wait (250ms) plus one keep-alive period (a third) well
+	// inside it.
+	TrackingAckWait time.Duration
 	// StateTTL is how long a claim is kept after its last update. Default 7 days.
 	StateTTL time.Duration
 	// StartTimeout bounds Provision: how long it keeps retrying while
@@ -85,6 +93,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.AckWait == 0 {
 		c.AckWait = DefaultAckWait
+	}
+	if c.TrackingAckWait == 0 {
+		c.TrackingAckWait = DefaultTrackingAckWait
 	}
 	if c.StateTTL == 0 {
 		c.StateTTL = DefaultStateTTL
@@ -140,6 +151,9 @@ func (c Config) Validate() error {
 	}
 	if c.StartTimeout < time.Second {
 		add("start timeout must be at least 1s, not %s", c.StartTimeout)
+	}
+	if c.TrackingAckWait < time.Second {
+		add("tracking ack wait must be at least 1s, not %s", c.TrackingAckWait)
 	}
 	if c.StateTTL < c.DuplicateWindow {
 		add("state ttl (%s) must not be shorter than the duplicate window (%s)", c.StateTTL, c.DuplicateWindow)

@@ -23,7 +23,12 @@ func TestConfigValidate(t *testing.T) {
 		{name: "zero value is valid", cfg: queue.Config{}},
 		{name: "full", cfg: queue.Config{URL: "tls://a:4222, nats://b:4222", CredsFile: file, TLSCA: file,
 			TLSCert: file, TLSKey: file, Prefix: "acme.tx-worker", Replicas: 3,
-			DuplicateWindow: time.Hour, AckWait: 5 * time.Minute, StateTTL: 48 * time.Hour}},
+			DuplicateWindow: time.Hour, AckWait: 5 * time.Minute, TrackingAckWait: 10 * time.Second, StateTTL: 48 * time.Hour}},
+		{name: "tracking ack wait of 1s", cfg: queue.Config{TrackingAckWait: time.Second}},
+		{name: "tracking ack wait under 1s", cfg: queue.Config{TrackingAckWait: 500 * time.Millisecond},
+			want: []string{"tracking ack wait must be at least 1s, not 500ms"}},
+		{name: "negative tracking ack wait", cfg: queue.Config{TrackingAckWait: -time.Second},
+			want: []string{"tracking ack wait must be at least 1s, not -1s"}},
 		{name: "host only url", cfg: queue.Config{URL: "localhost:4222"}},
 		{name: "everything wrong at once", cfg: queue.Config{
 			URL: "http://user:hunter2@x", CredsFile: "/nonexistent/creds", Token: "hunter2", TLSCert: file,

@@ -16,8 +16,14 @@
 //	                      dedupe window
 //	stream {P}_TRACKING   subjects {prefix}.track.>  work queue, dedupe window,
 //	                      at most 1,000,000 messages and 1 GiB, discard new
-//	  consumer "poller"   explicit ack, AckWait 60s (fixed), no MaxDeliver, MaxAckPending 1,000,000
+//	  consumer "poller"   explicit ack, TrackingAckWait (default 15s), no MaxDeliver, MaxAckPending 1,000,000
 //	KV bucket {P}_STATE   history 1, TTL (default 7d); key base64url(commandId)
+//
+// Consumers inherit their stream's replicas (Config.Replicas). A message a
+// replica holds comes back to another one its consumer's ack wait after the
+// replica died (no ack, no InProgress); the worker and the poller keep the
+// messages they work on alive with InProgress every third of it, so work
+// that takes longer is not redelivered.
 //
 // Messages that a handler answers with NakWithDelay stay pending on their
 // consumer until redelivered, so the tracking consumer's MaxAckPending bounds

@@ -17,7 +17,6 @@ const (
 	eventsMaxMsgSize      = 1 << 20
 	commandsMaxAckPending = 4096
 	trackingMaxAckPending = 1_000_000 // NakWithDelay'd messages stay pending
-	trackingAckWait       = 60 * time.Second
 )
 
 // Stream limits (deploy/README.md, "Stream limits", explains the sizes).
@@ -102,7 +101,7 @@ func (b *Bus) consumerSpecs() []consumerSpec {
 			Description:   "txworker orchestration pollers",
 			DeliverPolicy: jetstream.DeliverAllPolicy,
 			AckPolicy:     jetstream.AckExplicitPolicy,
-			AckWait:       trackingAckWait,
+			AckWait:       b.cfg.TrackingAckWait,
 			MaxDeliver:    -1,
 			MaxAckPending: trackingMaxAckPending,
 		},
@@ -406,6 +405,9 @@ func (b *Bus) warnConsumerDrift(want consumerSpec, got jetstream.ConsumerConfig)
 	}
 	if got.MaxDeliver > 0 {
 		diffs = append(diffs, fmt.Sprintf("max deliver %d, want unlimited", got.MaxDeliver))
+	}
+	if got.AckWait != want.cfg.AckWait {
+		diffs = append(diffs, fmt.Sprintf("ack wait %s, want %s", got.AckWait, want.cfg.AckWait))
 	}
 	if len(diffs) > 0 {
 		b.logger.Warn("consumer differs from the design", zap.String("stream", want.stream),

@@ -46,7 +46,7 @@ func TestProvisionCreatesDesign(t *testing.T) {
 		maxAckPending int
 	}{
 		{"ACME_TX_1_COMMANDS", "worker", 90 * time.Second, 4096},
-		{"ACME_TX_1_TRACKING", "poller", 60 * time.Second, 1_000_000},
+		{"ACME_TX_1_TRACKING", "poller", queue.DefaultTrackingAckWait, 1_000_000},
 	} {
 		c, err := js.Consumer(ctx, want.stream, want.name)
 		if err != nil {

@@ -109,7 +109,11 @@ func (h *handling) lookup(ctx context.Context, cl *queue.Claim) bool {
 	w := h.w
 	cl.Lookups++
 	lctx, cancel := context.WithTimeout(ctx, w.cfg.CallTimeout)
+	// A look-up may take CallTimeout, or wait out a Retry-After: keep the
+	// message ours meanwhile, as a call does.
+	stop := h.keepAlive()
 	orch, found, err := w.cs.FindProcess(lctx, cl.ProcessID)
+	stop()
 	cancel()
 	if err != nil {
 		// A look-up fault is a platform fault too: without this, a platform

@@ -381,6 +381,8 @@ type fakeMsg struct {
 	last   string        // ack, nak, term ("" before any)
 	delay  time.Duration // of the last nak
 	counts map[string]int
+	// inProgress counts InProgress (not a disposition)
+	inProgress int
 }
 
 func (m *fakeMsg) Metadata() (*jetstream.MsgMetadata, error) { md := m.meta; return &md, nil }
@@ -392,9 +394,14 @@ func (m *fakeMsg) Ack() error                                { return m.set("ack
 func (m *fakeMsg) DoubleAck(context.Context) error           { return m.set("ack", 0) }
 func (m *fakeMsg) Nak() error                                { return m.set("nak", 0) }
 func (m *fakeMsg) NakWithDelay(d time.Duration) error        { return m.set("nak", d) }
-func (m *fakeMsg) InProgress() error                         { return nil }
-func (m *fakeMsg) Term() error                               { return m.set("term", 0) }
-func (m *fakeMsg) TermWithReason(string) error               { return m.set("term", 0) }
+func (m *fakeMsg) InProgress() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.inProgress++
+	return nil
+}
+func (m *fakeMsg) Term() error                 { return m.set("term", 0) }
+func (m *fakeMsg) TermWithReason(string) error { return m.set("term", 0) }
 
 func (m *fakeMsg) set(what string, d time.Duration) error {
 	m.mu.Lock()

@@ -27,7 +27,10 @@ func resolve(v values) (app.Config, error) {
 			Replicas:  v.integer("stream-replicas", 1, 5, &p),
 			Provision: v.boolean("provision", &p),
 			AckWait:   v.duration("ack-wait", &p),
-			Name:      "txworker",
+			// The poller reads the tracking consumer's ack wait from the
+			// server and keeps its messages alive every third of it.
+			TrackingAckWait: v.duration("tracking-ack-wait", &p),
+			Name:            "txworker",
 		},
 		HTTPAddr:        v.hostPort("http-addr", &p),
 		Pprof:           v.boolean("pprof", &p),
