@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/txworker/txworker/internal/rig"
+	"github.com/txworker/txworker/queue"
 )
 
 // chaosReport is what a chaos run found: the figures RELIABILITY.md quotes
@@ -63,7 +64,7 @@ func (rep *chaosReport) addCluster(r *rig.Rig, col *rig.Collector, m *monkey, po
 	rep.lost = len(m.lost)
 	m.mu.Unlock()
 	rep.takeover = takeoverGaps(polls, kills, col)
-	rep.ackWait = "the worker's default"
+	rep.ackWait = queue.DefaultTrackingAckWait.String() + " (the worker's default)"
 	if v := chaosEnv["TXWORKER_TRACKING_ACK_WAIT"]; v != "" {
 		rep.ackWait = v
 	}

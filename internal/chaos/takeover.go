@@ -150,7 +150,16 @@ func takeoverGaps(l *pollLog, kills []kill, col *rig.Collector) takeover {
 // that overlapped its wait.
 func waitedOn(rec rig.Record, l *pollLog, ds []disruption) string {
 	var parts []string
-	rel := func(t time.Time) string { return "+" + rig.Secs(t.Sub(rec.SentAt)) }
+	rel := func(t time.Time) string {
+		d := t.Sub(rec.SentAt)
+		if d < 0 {
+			return "-" + rig.Secs(-d)
+		}
+		return "+" + rig.Secs(d)
+	}
+	// The disruptions that matter are those over the longest silence
+	// between polls, if there was one, else those over the whole wait.
+	winFrom, winTo := rec.SentAt, rec.TerminalAt
 	if !rec.AcceptedAt.IsZero() {
 		parts = append(parts, "accepted at "+rel(rec.AcceptedAt))
 	}
@@ -178,11 +187,14 @@ func waitedOn(rec rig.Record, l *pollLog, ds []disruption) string {
 			sort.Strings(names)
 			parts = append(parts, fmt.Sprintf("%d polls by %s, longest silence %s from %s", len(ps),
 				strings.Join(names, "+"), rig.Secs(silence), rel(silenceAt)))
+			if silence > 0 {
+				winFrom, winTo = silenceAt, silenceAt.Add(silence)
+			}
 		}
 	}
 	var during []string
 	for _, d := range ds {
-		if d.from.Before(rec.TerminalAt) && (d.to.IsZero() || d.to.After(rec.SentAt)) {
+		if d.from.Before(winTo) && (d.to.IsZero() || d.to.After(winFrom)) {
 			to := "for good"
 			if !d.to.IsZero() {
 				to = "to " + rel(d.to)
@@ -191,7 +203,7 @@ func waitedOn(rec rig.Record, l *pollLog, ds []disruption) string {
 		}
 	}
 	if len(during) > 0 {
-		parts = append(parts, "during: "+strings.Join(first(during, 6), "; "))
+		parts = append(parts, "meanwhile: "+strings.Join(first(during, 6), "; "))
 		if len(during) > 6 {
 			parts = append(parts, fmt.Sprintf("… %d more", len(during)-6))
 		}
