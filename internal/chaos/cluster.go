@@ -43,25 +43,31 @@ func (m *monkey) streamLabels() []struct{ label, stream string } {
 // rolling restart (if -nats-rolling) in the middle, the loss (if
 // -nats-lose) last.
 func (m *monkey) plan() []clusterStep {
-	labels := m.streamLabels()
-	nodes := m.r.Cluster.Size()
-	leaders := m.o.minRestarts
-	if m.o.natsRolling {
+	return planSteps(m.r.Cluster.Size(), m.o.minRestarts, m.o.natsRolling, m.o.natsLose)
+}
+
+// streamOrder is the order in which leader restarts pick the stream whose
+// leader they stop.
+var streamOrder = []string{"commands", "tracking", "state bucket"}
+
+func planSteps(nodes, minRestarts int, rolling, lose bool) []clusterStep {
+	leaders := minRestarts
+	if rolling {
 		leaders -= nodes
 	}
 	leaders = max(leaders, 1)
 	var steps []clusterStep
 	for i := range leaders {
-		if m.o.natsRolling && i == (leaders+1)/2 {
+		if rolling && i == (leaders+1)/2 {
 			steps = append(steps, clusterStep{kind: "rolling"})
 		}
-		steps = append(steps, clusterStep{kind: "leader", stream: labels[i%len(labels)].label})
+		steps = append(steps, clusterStep{kind: "leader", stream: streamOrder[i%len(streamOrder)]})
 	}
-	if m.o.natsRolling && leaders == 1 {
+	if rolling && leaders == 1 {
 		steps = append(steps, clusterStep{kind: "rolling"})
 	}
-	if m.o.natsLose {
-		steps = append(steps, clusterStep{kind: "lose", stream: labels[0].label})
+	if lose {
+		steps = append(steps, clusterStep{kind: "lose", stream: streamOrder[0]})
 	}
 	return steps
 }

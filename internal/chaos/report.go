@@ -269,8 +269,8 @@ func (rep *chaosReport) print(w io.Writer) {
 		fmt.Fprintf(w, "  longest waited on     %s\n", rep.waitedOn)
 	}
 	tk := rep.takeover
-	fmt.Fprintf(w, "  tracking takeover gap p50 %s, p90 %s, p99 %s, max %s over %d orchestrations of %d killed trackers (%d ended unpolled); tracking ack wait %s\n",
-		rig.Secs(tk.p50), rig.Secs(tk.p90), rig.Secs(tk.p99), rig.Secs(tk.worst), len(tk.gaps), tk.kills, tk.unpolled, rep.ackWait)
+	fmt.Fprintf(w, "  tracking takeover gap p50 %s, p90 %s, p99 %s, max %s: kill → next poll of the %d orchestrations %d killed replicas tracked (%d held in flight, over %s; %d ended unpolled); tracking ack wait %s\n",
+		rig.Secs(tk.p50), rig.Secs(tk.p90), rig.Secs(tk.p99), rig.Secs(tk.worst), len(tk.gaps), tk.kills, tk.held, pollMaxInterval, tk.unpolled, rep.ackWait)
 	if rep.nodes > 0 {
 		leaders := 0
 		for _, n := range rep.nodeLog {

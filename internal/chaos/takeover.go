@@ -88,6 +88,7 @@ type takeover struct {
 	gaps       []time.Duration // one per (kill, orchestration the dead replica tracked)
 	kills      int             // kills whose replica was tracking something
 	unpolled   int             // the dead one's orchestrations that ended without another poll
+	held       int             // gaps longer than the pollers' longest interval: messages in flight at the kill, back after the ack wait
 	p50, p90   time.Duration
 	p99, worst time.Duration
 }
@@ -97,28 +98,45 @@ type takeover struct {
 // longest interval is a few seconds.
 const trackedWindow = 10 * time.Second
 
+// pollMaxInterval is the pollers' longest interval (chaosEnv's
+// TXWORKER_POLL_MAX_INTERVAL): an orchestration the dead replica had put
+// back (NakWithDelay) comes back within it; one whose message it held comes
+// back only when the tracking ack wait runs out.
+var pollMaxInterval = func() time.Duration {
+	d, err := time.ParseDuration(chaosEnv["TXWORKER_POLL_MAX_INTERVAL"])
+	if err != nil {
+		return 3 * time.Second
+	}
+	return d
+}()
+
 // takeoverGaps measures the takeover after every kill: the orchestrations
 // whose latest poll before the kill came from the killed replica (within
 // trackedWindow) and whose command ended after it were the dead replica's;
 // each gap is from the kill to the next poll of that orchestration.
 func takeoverGaps(l *pollLog, kills []kill, col *rig.Collector) takeover {
-	var orchs []struct {
-		id  string
-		end time.Time
-	}
+	var orchs []ended
 	col.Each(func(_ string, rec rig.Record) {
 		if rec.OrchestrationID != "" && rec.Terminals > 0 {
-			orchs = append(orchs, struct {
-				id  string
-				end time.Time
-			}{rec.OrchestrationID, rec.TerminalAt})
+			orchs = append(orchs, ended{rec.OrchestrationID, rec.TerminalAt})
 		}
 	})
+	return gapsAfterKills(l, kills, orchs)
+}
+
+// ended is an orchestration and when its command's terminal event came.
+type ended struct {
+	id string
+	at time.Time
+}
+
+// gapsAfterKills is takeoverGaps on the orchestrations that ended.
+func gapsAfterKills(l *pollLog, kills []kill, orchs []ended) takeover {
 	var t takeover
 	for _, k := range kills {
 		held := false
 		for _, o := range orchs {
-			if !o.end.After(k.at) {
+			if !o.at.After(k.at) {
 				continue
 			}
 			ps := l.of(o.id)
@@ -131,7 +149,11 @@ func takeoverGaps(l *pollLog, kills []kill, col *rig.Collector) takeover {
 				t.unpolled++
 				continue
 			}
-			t.gaps = append(t.gaps, ps[i].at.Sub(k.at))
+			gap := ps[i].at.Sub(k.at)
+			t.gaps = append(t.gaps, gap)
+			if gap > pollMaxInterval {
+				t.held++
+			}
 		}
 		if held {
 			t.kills++
