@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -102,6 +103,13 @@ func (c *Claims) kv() (jetstream.KeyValue, error) {
 // Create stores cl if the command has no claim yet. created reports which
 // happened: true → cl itself is returned with its Revision set; false → the
 // claim already stored is returned unchanged (a duplicate or redelivery).
+//
+// A request that fails for a reason that may pass (no responders while the
+// bucket has no leader, an answer lost in a leader election) is sent again
+// within ctx. When the bucket then answers that the key exists, the stored
+// value is read and compared with cl's: equal byte for byte, it is this
+// call's own write, which landed before its answer was lost (created is
+// true); anything else is someone else's claim.
 func (c *Claims) Create(ctx context.Context, cl *Claim) (stored *Claim, created bool, err error) {
 	if cl.CommandID == "" {
 		return nil, false, errors.New("create claim: empty command id")
@@ -119,7 +127,11 @@ func (c *Claims) Create(ctx context.Context, cl *Claim) (stored *Claim, created 
 	// key's last entry.
 	k := key(cl.CommandID)
 	for range 3 {
-		rev, err := kv.Create(ctx, k, data)
+		var rev uint64
+		err := retrying(ctx, func(ctx context.Context, _ int) (err error) {
+			rev, err = kv.Create(ctx, k, data)
+			return err
+		})
 		if err == nil {
 			cl.Revision = rev
 			return cl, true, nil
@@ -127,39 +139,78 @@ func (c *Claims) Create(ctx context.Context, cl *Claim) (stored *Claim, created 
 		if !errors.Is(err, jetstream.ErrKeyExists) {
 			return nil, false, fmt.Errorf("create claim: %w", err)
 		}
-		stored, err := c.Get(ctx, cl.CommandID)
+		e, err := entry(ctx, kv, k)
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}
-		return stored, false, err
+		if err != nil {
+			return nil, false, fmt.Errorf("create claim: %w", err)
+		}
+		if bytes.Equal(e.Value(), data) {
+			cl.Revision = e.Revision()
+			return cl, true, nil
+		}
+		stored, err := decodeEntry(e)
+		if err != nil {
+			return nil, false, fmt.Errorf("get claim: %w", err)
+		}
+		return stored, false, nil
 	}
 	return nil, false, errors.New("create claim: key kept vanishing")
 }
 
-// Get returns the stored claim of a command, or ErrNotFound.
+// entry reads a key's latest entry, retrying what may pass within ctx;
+// ErrNotFound when there is none.
+func entry(ctx context.Context, kv jetstream.KeyValue, k string) (jetstream.KeyValueEntry, error) {
+	var e jetstream.KeyValueEntry
+	err := retrying(ctx, func(ctx context.Context, _ int) (err error) {
+		e, err = kv.Get(ctx, k)
+		return err
+	})
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, ErrNotFound
+	}
+	return e, err
+}
+
+// decodeEntry decodes a claim entry and sets its Revision.
+func decodeEntry(e jetstream.KeyValueEntry) (*Claim, error) {
+	cl := new(Claim)
+	if err := decodeClaim(e.Value(), cl); err != nil {
+		return nil, fmt.Errorf("decode revision %d: %w", e.Revision(), err)
+	}
+	cl.Revision = e.Revision()
+	return cl, nil
+}
+
+// Get returns the stored claim of a command, or ErrNotFound. A read that
+// fails for a reason that may pass is tried again within ctx.
 func (c *Claims) Get(ctx context.Context, commandID string) (*Claim, error) {
 	kv, err := c.kv()
 	if err != nil {
 		return nil, fmt.Errorf("get claim: %w", err)
 	}
-	e, err := kv.Get(ctx, key(commandID))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, fmt.Errorf("get claim: %w", ErrNotFound)
-	}
+	e, err := entry(ctx, kv, key(commandID))
 	if err != nil {
 		return nil, fmt.Errorf("get claim: %w", err)
 	}
-	cl := new(Claim)
-	if err := decodeClaim(e.Value(), cl); err != nil {
-		return nil, fmt.Errorf("get claim: decode revision %d: %w", e.Revision(), err)
+	cl, err := decodeEntry(e)
+	if err != nil {
+		return nil, fmt.Errorf("get claim: %w", err)
 	}
-	cl.Revision = e.Revision()
 	return cl, nil
 }
 
 // Update stores cl if the stored claim is still at cl.Revision, and sets
 // cl.Revision to the new revision. Otherwise it returns ErrConflict and
 // leaves cl unchanged; re-read with Get and decide again.
+//
+// A request that fails for a reason that may pass is sent again (with the
+// same revision) within ctx. When the bucket answers "wrong last sequence"
+// the stored claim is read again: a later revision holding exactly what
+// this call wrote is this call's own write, which landed before a leader
+// change or a lost answer (success); anything else is ErrConflict. When
+// that read fails, so does Update, with neither answer assumed.
 func (c *Claims) Update(ctx context.Context, cl *Claim) error {
 	if cl.Revision == 0 {
 		return errors.New("update claim: no revision (claim not read from the store)")
@@ -172,10 +223,25 @@ func (c *Claims) Update(ctx context.Context, cl *Claim) error {
 	if err != nil {
 		return fmt.Errorf("update claim: %w: %w", ErrUnencodable, err)
 	}
+	k := key(cl.CommandID)
+	var rev uint64
+	err = retrying(ctx, func(ctx context.Context, _ int) (err error) {
+		rev, err = kv.Update(ctx, k, data, cl.Revision)
+		return err
+	})
 	// ErrKeyRevisionMismatch covers both codes of a stale revision (10071;
 	// 10164 on replicated streams).
-	rev, err := kv.Update(ctx, key(cl.CommandID), data, cl.Revision)
 	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		e, gerr := entry(ctx, kv, k)
+		switch {
+		case errors.Is(gerr, ErrNotFound):
+			return fmt.Errorf("update claim: %w", ErrConflict)
+		case gerr != nil:
+			return fmt.Errorf("update claim: wrong revision, and the stored claim could not be read to tell whether this write landed: %w", gerr)
+		case e.Revision() > cl.Revision && bytes.Equal(e.Value(), data):
+			cl.Revision = e.Revision()
+			return nil
+		}
 		return fmt.Errorf("update claim: %w", ErrConflict)
 	}
 	if err != nil {
@@ -211,16 +277,21 @@ func (c *Claims) ReserveProcessID(ctx context.Context, processID, commandID stri
 		return "", fmt.Errorf("reserve processId: %w", err)
 	}
 	k := ProcessKey(processID)
+	// A reservation of ours that landed before its answer was lost reads
+	// back as ours: the owner is commandID either way.
 	for range 3 {
-		_, err = kv.Create(ctx, k, []byte(commandID))
+		err = retrying(ctx, func(ctx context.Context, _ int) error {
+			_, err := kv.Create(ctx, k, []byte(commandID))
+			return err
+		})
 		if err == nil {
 			return commandID, nil
 		}
 		if !errors.Is(err, jetstream.ErrKeyExists) {
 			return "", fmt.Errorf("reserve processId: %w", err)
 		}
-		e, err := kv.Get(ctx, k)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
+		e, err := entry(ctx, kv, k)
+		if errors.Is(err, ErrNotFound) {
 			continue
 		}
 		if err != nil {

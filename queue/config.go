@@ -20,6 +20,7 @@ const (
 	DefaultAckWait         = 30 * time.Second
 	DefaultTrackingAckWait = 15 * time.Second
 	DefaultStateTTL        = 7 * 24 * time.Hour
+	DefaultStartTimeout    = 2 * time.Minute
 )
 
 // eventsMaxAge is how long the events stream keeps events; the duplicate
@@ -66,6 +67,11 @@ type Config struct {
 	TrackingAckWait time.Duration
 	// StateTTL is how long a claim is kept after its last update. Default 7 days.
 	StateTTL time.Duration
+	// StartTimeout bounds Provision: how long it keeps retrying while
+	// JetStream cannot create or find the streams, consumers and bucket yet
+	// (a cluster forming, a leader being elected), at least 1s. Default
+	// DefaultStartTimeout.
+	StartTimeout time.Duration
 }
 
 // withDefaults returns c with every zero field set to its default.
@@ -93,6 +99,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StateTTL == 0 {
 		c.StateTTL = DefaultStateTTL
+	}
+	if c.StartTimeout == 0 {
+		c.StartTimeout = DefaultStartTimeout
 	}
 	return c
 }
@@ -139,6 +148,9 @@ func (c Config) Validate() error {
 	}
 	if c.AckWait < time.Second {
 		add("ack wait must be at least 1s, not %s", c.AckWait)
+	}
+	if c.StartTimeout < time.Second {
+		add("start timeout must be at least 1s, not %s", c.StartTimeout)
 	}
 	if c.TrackingAckWait < time.Second {
 		add("tracking ack wait must be at least 1s, not %s", c.TrackingAckWait)

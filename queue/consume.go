@@ -9,13 +9,16 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
-
-	"github.com/txworker/txworker/internal/backoff"
 )
 
 // Pull timing of Consume.
 const (
 	fetchWindow = 5 * time.Second // one pull request waits this long for messages
+	// fetchHeartbeat is the idle heartbeat the server sends while a pull
+	// request waits; two missed ones end the request (jetstream.ErrNoHeartbeat)
+	// and a new one is sent: a request the server forgot (its consumer
+	// leader moved, the server restarted) is not waited out.
+	fetchHeartbeat = time.Second
 	// After n failed pulls in a row the wait is uniform in [b/2, 3b/2] for
 	// b = 100ms doubled n-1 times, at most 5s: a step of 3b/2, a third of it
 	// fixed.
@@ -37,6 +40,15 @@ const (
 // logged and retried with jittered back-off. It returns an error at once for
 // n < 1 or a nil c or handle. A nil logger logs nothing.
 func Consume(ctx context.Context, c jetstream.Consumer, n int, logger *zap.Logger, handle func(context.Context, jetstream.Msg)) error {
+	return consume(ctx, c, n, logger, handle, pullTiming{window: fetchWindow, heartbeat: fetchHeartbeat})
+}
+
+// pullTiming is how long one pull request may wait and the idle heartbeat
+// that shows the server still holds it.
+type pullTiming struct{ window, heartbeat time.Duration }
+
+// consume is Consume with the pull timing given.
+func consume(ctx context.Context, c jetstream.Consumer, n int, logger *zap.Logger, handle func(context.Context, jetstream.Msg), pt pullTiming) error {
 	if n < 1 || c == nil || handle == nil {
 		return fmt.Errorf("consume: need n ≥ 1, a consumer and a handler (n=%d)", n)
 	}
@@ -52,7 +64,7 @@ func Consume(ctx context.Context, c jetstream.Consumer, n int, logger *zap.Logge
 	slots := make(chan struct{}, n) // a value per running handler
 	h := &handlers{ctx: ctx, work: make(chan jetstream.Msg), max: n, handle: handle, slots: slots}
 	defer h.wait()
-	retry := backoff.Policy{Base: fetchBackoff, Max: fetchBackoffMx, Floor: 3}
+	retry := backoffPolicy{base: fetchBackoff, max: fetchBackoffMx, floor: 3}
 	failures := 0
 	for {
 		// Wait for one free handler, then take every other free one.
@@ -71,7 +83,7 @@ func Consume(ctx context.Context, c jetstream.Consumer, n int, logger *zap.Logge
 				break more
 			}
 		}
-		got, err := fetch(ctx, c, k, h.run)
+		got, err := fetch(ctx, c, k, pt, h.run)
 		for range k - got {
 			<-slots
 		}
@@ -83,9 +95,13 @@ func Consume(ctx context.Context, c jetstream.Consumer, n int, logger *zap.Logge
 			continue
 		}
 		failures++
-		d := retry.Delay(failures)
-		logger.Warn("pull messages", zap.Error(err), zap.Duration("retry_in", d))
-		if !backoff.Sleep(ctx, d) {
+		d := retry.delay(failures)
+		if errors.Is(err, jetstream.ErrNoHeartbeat) {
+			logger.Warn("pull request stalled (missed heartbeats); sending a new one", zap.Duration("retry_in", d))
+		} else {
+			logger.Warn("pull messages", zap.Error(err), zap.Duration("retry_in", d))
+		}
+		if !sleep(ctx, d) {
 			return nil
 		}
 	}
@@ -133,13 +149,20 @@ func (h *handlers) wait() {
 	h.wg.Wait()
 }
 
-// fetch pulls up to k messages, waiting at most fetchWindow, hands each to
+// fetch pulls up to k messages, waiting at most pt.window, hands each to
 // start as it arrives and returns how many it got. A window that ends empty
-// is no error.
-func fetch(ctx context.Context, c jetstream.Consumer, k int, start func(jetstream.Msg)) (int, error) {
-	fctx, cancel := context.WithTimeout(ctx, fetchWindow)
+// is no error; one the server stopped answering (no heartbeat) is
+// jetstream.ErrNoHeartbeat.
+func fetch(ctx context.Context, c jetstream.Consumer, k int, pt pullTiming, start func(jetstream.Msg)) (int, error) {
+	fctx, cancel := context.WithTimeout(ctx, pt.window)
 	defer cancel()
-	batch, err := c.Fetch(k, jetstream.FetchContext(fctx))
+	opts := []jetstream.FetchOpt{jetstream.FetchContext(fctx)}
+	// The request expires a little before fctx; the heartbeat must fit
+	// twice into what is left (a ctx about to end pulls without one).
+	if dl, _ := fctx.Deadline(); pt.heartbeat > 0 && time.Until(dl) > 3*pt.heartbeat {
+		opts = append(opts, jetstream.FetchHeartbeat(pt.heartbeat))
+	}
+	batch, err := c.Fetch(k, opts...)
 	if err != nil {
 		return 0, err
 	}

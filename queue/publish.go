@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -35,8 +36,8 @@ type Track struct {
 // PublishEvent publishes ev to {prefix}.evt.{action}.{outcome} (taken from
 // ev.Data) on the events stream, with headers Nats-Msg-Id = ev.ID,
 // Content-Type application/cloudevents+json and the trace headers of tr, and
-// waits for the stream's acknowledgement (bounded by ctx, or 5s when ctx has
-// no deadline). dup reports that the stream already had an event with this id
+// waits for the stream's acknowledgement, retrying what may pass (see
+// publish) within ctx. dup reports that the stream already had an event with this id
 // within the duplicate window and dropped this one; that is a success.
 func (b *Bus) PublishEvent(ctx context.Context, ev Event, tr Trace) (dup bool, err error) {
 	subject, err := b.eventSubject(ev.Data.Action, ev.Data.Outcome)
@@ -51,11 +52,43 @@ func (b *Bus) PublishEvent(ctx context.Context, ev Event, tr Trace) (dup bool, e
 	m.Data = data
 	m.Header["Content-Type"] = []string{ContentType}
 	tr.Apply(m.Header)
-	ack, err := b.js.PublishMsg(ctx, m, jetstream.WithMsgID(ev.ID), jetstream.WithExpectStream(b.names.events))
+	ack, ambiguous, err := b.publish(ctx, m, ev.ID, b.names.events)
 	if err != nil {
 		return false, fmt.Errorf("publish event %s: %w", ev.ID, err)
 	}
-	return ack.Duplicate, nil
+	// A duplicate after an attempt of ours whose answer was lost is most
+	// likely that attempt's message: this call stored it.
+	return ack.Duplicate && !ambiguous, nil
+}
+
+// publish publishes m with Nats-Msg-Id id to stream and waits for the
+// acknowledgement. An attempt that fails for a reason that may pass (no
+// responders while the stream has no leader, an acknowledgement lost or
+// late during a leader election, the same id still in process) is sent
+// again with the same id (no responders because the stream does not exist
+// is final), each attempt bounded by 5s, with back-off, until
+// ctx ends; retries stop half a duplicate window after the first attempt,
+// so that the stream still drops a copy the first one stored. ambiguous
+// reports that an earlier attempt may have stored the message.
+func (b *Bus) publish(ctx context.Context, m *nats.Msg, id, stream string) (ack *jetstream.PubAck, ambiguous bool, err error) {
+	rctx, cancel := context.WithTimeout(ctx, b.cfg.DuplicateWindow/2)
+	defer cancel()
+	err = retrying(rctx, func(ctx context.Context, attempt int) error {
+		var err error
+		ack, err = b.js.PublishMsg(ctx, m, jetstream.WithMsgID(id), jetstream.WithExpectStream(stream))
+		if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) {
+			// No leader, or no stream at all: only the latter is final.
+			if _, serr := b.js.Stream(ctx, stream); errors.Is(serr, jetstream.ErrStreamNotFound) {
+				return permanentError{fmt.Errorf("%w (stream %s: %w)", err, stream, serr)}
+			}
+			return err
+		}
+		if err != nil {
+			ambiguous = true // the server may have stored it and its answer been lost
+		}
+		return err
+	})
+	return ack, ambiguous, err
 }
 
 // PublishTrack publishes t to {prefix}.track.{action} on the tracking stream
@@ -77,7 +110,7 @@ func (b *Bus) PublishTrack(ctx context.Context, t Track) error {
 	m.Data = data
 	m.Header["Content-Type"] = []string{"application/json"}
 	t.Trace.Apply(m.Header)
-	_, err = b.js.PublishMsg(ctx, m, jetstream.WithMsgID(t.CommandID+":track"), jetstream.WithExpectStream(b.names.tracking))
+	_, _, err = b.publish(ctx, m, t.CommandID+":track", b.names.tracking)
 	if err != nil {
 		return fmt.Errorf("publish track %s: %w", t.CommandID, err)
 	}

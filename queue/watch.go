@@ -123,10 +123,14 @@ func (b *Bus) Check(ctx context.Context) Health {
 	if !b.cfg.Provision || !anyMissing(h.Faults) {
 		return h
 	}
-	err := b.create(ctx)
+	// Re-creating retries what may pass, for at most one lookup round's worth
+	// of time, so that the watch keeps reporting while the cluster is down.
+	cctx, cancel := context.WithTimeout(ctx, 2*lookupTimeout)
+	err := b.create(cctx)
 	if err == nil {
-		err = b.bind(ctx)
+		err = b.bind(cctx)
 	}
+	cancel()
 	after := Health{Faults: b.lookup(ctx, false), RecreateErr: err}
 	for _, f := range h.Faults {
 		if f.Missing && after.Ready(f.Resource) {

@@ -39,6 +39,7 @@ var settings = []setting{
 	{name: "ack-wait", def: "30s", help: "how long a delivered command is owned before redelivery (kept alive while worked on)"},
 	{name: "tracking-ack-wait", def: "15s", help: "how long a delivered tracking message is owned before redelivery, so how soon another replica resumes a dead one's orchestrations (at least 1s; kept alive every third of it while worked on)"},
 	{name: "provision", def: "true", help: "create streams, consumers and bucket at start-up (false: only check they exist)"},
+	{name: "start-timeout", def: "2m", help: "how long start-up keeps retrying while JetStream cannot provision or find the streams, consumers and bucket (readiness 503 meanwhile), then exits naming what it waited for"},
 	{name: "platform-url", help: "Corastone Integration API base URL (required by run)"},
 	{name: "token-url", help: "OAuth2 token URL (default {platform-url}/oauth2/token)"},
 	{name: "client-id", help: "OAuth2 client id (required by run)"},

@@ -38,6 +38,7 @@ func resolve(v values) (app.Config, error) {
 		ShutdownTimeout: v.duration("shutdown-timeout", &p),
 		MaxRetryAfter:   v.duration("max-retry-after", &p),
 	}
+	sc.Queue.StartTimeout = v.duration("start-timeout", &p)
 	if err := sc.Queue.Validate(); err != nil {
 		p.add("%v", err)
 	}

@@ -44,8 +44,10 @@ type Service struct {
 	stopping    atomic.Bool
 }
 
-// Start connects, provisions and starts consuming. It returns once the ops
-// server listens; /readyz turns 200 when connected, provisioned and the
+// Start connects, provisions and starts consuming. Connecting and
+// provisioning share the start-up budget cfg.Queue.StartTimeout; when it is
+// spent Start fails with an error naming what it waited for. It returns
+// once the ops server listens (it listens from the start); /readyz turns 200 when connected, provisioned and the
 // first token is obtained, and answers 503 whenever the watch loop last
 // found a stream, consumer or the bucket missing or unreachable. ctx bounds
 // the start only: the loops run until Shutdown. On error everything
@@ -76,13 +78,21 @@ func Start(ctx context.Context, cfg Config, o Options) (*Service, error) {
 		}
 		return nil, err
 	}
-	logger.Info("connecting", zap.String("http_addr", s.srv.Addr()))
-	bus, err := queue.Connect(ctx, cfg.Queue, logger)
+	// Reaching NATS and provisioning share one start-up budget; /readyz
+	// answers 503 meanwhile.
+	budget := cfg.Queue.StartTimeout
+	if budget <= 0 {
+		budget = queue.DefaultStartTimeout
+	}
+	startCtx, cancelStart := context.WithTimeout(ctx, budget)
+	defer cancelStart()
+	logger.Info("connecting", zap.String("http_addr", s.srv.Addr()), zap.Duration("start_timeout", budget))
+	bus, err := queue.Connect(startCtx, cfg.Queue, logger)
 	if err != nil {
 		return fail(fmt.Errorf("connect to NATS: %w", err))
 	}
 	s.bus = bus
-	if err := bus.Provision(ctx); err != nil {
+	if err := bus.Provision(startCtx); err != nil {
 		return fail(fmt.Errorf("provision JetStream: %w", err))
 	}
 	s.provisioned.Store(true)

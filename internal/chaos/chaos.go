@@ -27,6 +27,9 @@ type Options struct {
 	natsEvery    time.Duration // mean time between NATS restarts
 	natsDown     time.Duration // how long NATS stays down
 	minRestarts  int           // …and this many NATS restarts
+	natsCluster  int           // NATS nodes; 0: one server
+	natsRolling  bool          // cluster: a rolling restart of every node
+	natsLose     bool          // cluster: one node lost for good
 	faults       bool          // cycle the simulator's faults
 	faultEvery   time.Duration // how long one fault phase lasts
 	seed         int64
@@ -48,10 +51,19 @@ purpose) and meanwhile SIGKILLs a random replica every -kill-every and
 restarts it, stops and restarts NATS every -nats-every, and cycles the
 simulator's faults (5xx, 429 with Retry-After, dropped connections before
 and after the action took effect, latency spikes, malformed bodies, revoked
-tokens). Then it checks and prints: commands sent, terminal events (each
+tokens). With -nats-cluster 3 NATS is a three-node JetStream cluster with
+every stream and the state bucket replicated three times, the replicas
+started at the same moment against it (they provision it) with every node's
+URL; instead of NATS restarts, the node that leads the commands stream, the
+tracking stream or the state bucket is stopped for -nats-down and restarted
+(every -nats-every, in turn), all nodes are restarted one at a time (a
+rolling upgrade, -nats-rolling) and one node is lost for good, its store
+deleted (-nats-lose). Then it checks and prints: commands sent, terminal events (each
 command exactly once, with the outcome its kind calls for), platform actions
-accepted per processId (never above one), duplicates dropped, and the
-longest wait. Exit status 1 on any violation.
+accepted per processId (never above one), duplicates dropped, the node
+restarts and what the nodes led, the longest wait and what it waited on,
+and the tracking takeover gap (after a kill, how long until the dead
+replica's orchestrations are polled again). Exit status 1 on any violation.
 
 `
 
@@ -68,6 +80,9 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.natsEvery, "nats-every", time.Minute, "mean time between NATS restarts (0: none)")
 	fs.DurationVar(&o.natsDown, "nats-down", 3*time.Second, "how long NATS stays down")
 	fs.IntVar(&o.minRestarts, "nats-restarts", 2, "keep the chaos going after intake until at least this many NATS restarts")
+	fs.IntVar(&o.natsCluster, "nats-cluster", 0, "run NATS as a JetStream cluster of this many nodes (3 to 5; 0: one server); -nats-every, -nats-down and -nats-restarts then apply to its nodes")
+	fs.BoolVar(&o.natsRolling, "nats-rolling", true, "with -nats-cluster: restart every node once, one at a time, mid-run (counts towards -nats-restarts)")
+	fs.BoolVar(&o.natsLose, "nats-lose", true, "with -nats-cluster: lose one node for good (its store deleted) after the restarts")
 	fs.BoolVar(&o.faults, "faults", true, "cycle the simulator's faults")
 	fs.DurationVar(&o.faultEvery, "fault-every", 10*time.Second, "how long each fault phase lasts")
 	fs.Int64Var(&o.seed, "seed", 0, "random seed (0: time-based); printed, so a run can be repeated")
@@ -116,6 +131,12 @@ func (o Options) Validate() error {
 	}
 	if o.minRestarts > 0 && o.natsEvery == 0 {
 		add("-nats-restarts needs -nats-every")
+	}
+	if o.natsCluster != 0 && (o.natsCluster < 3 || o.natsCluster > 5) {
+		add("-nats-cluster must be 0 (one server) or 3 to 5 nodes")
+	}
+	if o.natsCluster != 0 && o.natsEvery == 0 {
+		add("-nats-cluster needs -nats-every (the time between node restarts)")
 	}
 	if o.timeout <= 0 {
 		add("-timeout must be positive")

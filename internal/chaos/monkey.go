@@ -53,6 +53,17 @@ type monkey struct {
 	dead       map[string]float64 // metric series → sum over processes that are gone
 	notes      []string
 	wg         sync.WaitGroup
+	killLog    []kill
+	disrupted  []disruption
+	// A cluster's plan (cluster.go).
+	planDone bool
+	nodeLog  []nodeRestart
+	lost     []int
+}
+
+// disrupt records a stretch of trouble; m.mu is held.
+func (m *monkey) disrupt(what string, from, to time.Time) {
+	m.disrupted = append(m.disrupted, disruption{what: what, from: from, to: to})
 }
 
 func newMonkey(r *rig.Rig, reps []*rig.Replica, o Options) *monkey {
@@ -98,9 +109,11 @@ func (m *monkey) killLoop(ctx context.Context) {
 		if err := p.Kill(); err != nil {
 			m.note("kill %s: %v", p.Name, err)
 		}
+		killed := time.Now()
 		m.mu.Lock()
 		m.kills++
 		n := m.kills
+		m.killLog = append(m.killLog, kill{name: p.Name, at: killed})
 		m.mu.Unlock()
 		m.logf("kill -9 %s (pid %d), kill #%d", p.Name, p.PID(), n)
 		m.wg.Add(1)
@@ -108,6 +121,9 @@ func (m *monkey) killLoop(ctx context.Context) {
 			defer m.wg.Done()
 			backoff.Sleep(ctx, m.o.restartAfter)
 			m.bringBack(context.WithoutCancel(ctx), p)
+			m.mu.Lock()
+			m.disrupt("kill -9 "+p.Name, killed, time.Now())
+			m.mu.Unlock()
 		}()
 	}
 }
@@ -167,6 +183,7 @@ func (m *monkey) startNATS() {
 	}
 	m.mu.Lock()
 	down := time.Since(m.natsDownAt)
+	m.disrupt("NATS down", m.natsDownAt, time.Now())
 	m.natsDownAt = time.Time{}
 	m.mu.Unlock()
 	m.logf("NATS back after %s", down.Round(100*time.Millisecond))
@@ -182,11 +199,18 @@ func (m *monkey) faultLoop(ctx context.Context) {
 	for i := 0; ; i++ {
 		ph := chaosPhases[i%len(chaosPhases)]
 		m.r.Sim.SetFaults(ph.faults)
+		from := time.Now()
 		m.mu.Lock()
 		m.phases++
 		m.mu.Unlock()
 		m.logf("faults: %s", ph.name)
-		if !backoff.Sleep(ctx, m.o.faultEvery) {
+		ok := backoff.Sleep(ctx, m.o.faultEvery)
+		if ph.name != "calm" {
+			m.mu.Lock()
+			m.disrupt("faults: "+ph.name, from, time.Now())
+			m.mu.Unlock()
+		}
+		if !ok {
 			return
 		}
 	}
@@ -195,7 +219,9 @@ func (m *monkey) faultLoop(ctx context.Context) {
 // settle ends the damage: faults off, NATS up, every replica running.
 func (m *monkey) settle(ctx context.Context) {
 	m.r.Sim.SetFaults(platformtest.Faults{})
-	if !m.r.NATS.Running() {
+	if m.r.Cluster != nil {
+		m.settleCluster()
+	} else if !m.r.NATS.Running() {
 		m.startNATS()
 	}
 	m.wg.Wait()
@@ -235,6 +261,14 @@ func (m *monkey) note(format string, a ...any) {
 	m.notes = append(m.notes, msg)
 	m.mu.Unlock()
 	m.logf("%s", msg)
+}
+
+// planned reports whether the cluster's plan has run (always true with one
+// server).
+func (m *monkey) planned() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.r.Cluster == nil || m.planDone
 }
 
 func (m *monkey) counts() (kills, restarts, phases int) {

@@ -2,12 +2,14 @@ package chaos
 
 import (
 	"fmt"
-	"github.com/txworker/txworker/internal/rig"
 	"io"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/txworker/txworker/internal/rig"
+	"github.com/txworker/txworker/queue"
 )
 
 // chaosReport is what a chaos run found: the figures RELIABILITY.md quotes
@@ -41,6 +43,47 @@ type chaosReport struct {
 	phases         int
 	violations     []string
 	notes          []string
+	waitedOn       string // what the longest-waiting command waited on
+	takeover       takeover
+	ackWait        string // the tracking ack wait the replicas ran with
+	// A cluster's run.
+	nodes         int
+	nodeLog       []nodeRestart
+	lost          int
+	startAttempts int // extra starts the replicas needed at the first rollout
+}
+
+// addCluster adds what the pollers, the kills and the cluster's nodes
+// showed: the takeover gap, what the longest wait waited on, the node
+// restarts and the loss.
+func (rep *chaosReport) addCluster(r *rig.Rig, col *rig.Collector, m *monkey, polls *pollLog) {
+	m.mu.Lock()
+	kills := append([]kill(nil), m.killLog...)
+	ds := append([]disruption(nil), m.disrupted...)
+	rep.nodeLog = append([]nodeRestart(nil), m.nodeLog...)
+	rep.lost = len(m.lost)
+	m.mu.Unlock()
+	rep.takeover = takeoverGaps(polls, kills, col)
+	rep.ackWait = queue.DefaultTrackingAckWait.String() + " (the worker's default)"
+	if v := chaosEnv["TXWORKER_TRACKING_ACK_WAIT"]; v != "" {
+		rep.ackWait = v
+	}
+	if rec, ok := col.Record(rep.longestID); ok {
+		rep.waitedOn = waitedOn(rec, polls, ds)
+	}
+	if r.Cluster == nil {
+		return
+	}
+	rep.nodes = r.Cluster.Size()
+	rep.startAttempts = r.StartAttempts
+	if rep.o.natsLose && rep.lost == 0 {
+		rep.violate("no NATS node was lost (-nats-lose)")
+	}
+	for _, n := range rep.nodeLog {
+		if n.err != "" {
+			rep.violate("NATS node %s (%s): %s", n.name, n.why, n.err)
+		}
+	}
 }
 
 // platformCode is a platform's business code (a refusal): a second send of
@@ -222,6 +265,29 @@ func (rep *chaosReport) print(w io.Writer) {
 	fmt.Fprintf(w, "  duplicates dropped    stream (Nats-Msg-Id) %d; worker: %.0f commands (same commandId), %.0f events (Nats-Msg-Id)\n",
 		rep.dupAcks, rep.dupCommand, rep.dupEvent)
 	fmt.Fprintf(w, "  wait publish→terminal p50 %s, p99 %s, longest %s (%s)\n", rig.Secs(rep.p50), rig.Secs(rep.p99), rig.Secs(rep.longest), rep.longestID)
+	if rep.waitedOn != "" {
+		fmt.Fprintf(w, "  longest waited on     %s\n", rep.waitedOn)
+	}
+	tk := rep.takeover
+	fmt.Fprintf(w, "  tracking takeover gap p50 %s, p90 %s, p99 %s, max %s: kill → next poll of the %d orchestrations %d killed replicas tracked (%d held in flight, over %s; %d ended unpolled); tracking ack wait %s\n",
+		rig.Secs(tk.p50), rig.Secs(tk.p90), rig.Secs(tk.p99), rig.Secs(tk.worst), len(tk.gaps), tk.kills, tk.held, pollMaxInterval, tk.unpolled, rep.ackWait)
+	if rep.nodes > 0 {
+		leaders := 0
+		for _, n := range rep.nodeLog {
+			if len(n.led) > 0 && !strings.HasPrefix(n.why, "lost") {
+				leaders++
+			}
+		}
+		fmt.Fprintf(w, "  NATS cluster          %d nodes, streams and bucket R%d; %d node restarts (%d of a leader), %d node lost for good; replicas started at once needed %d extra starts\n",
+			rep.nodes, min(rep.nodes, 5), rep.restarts, leaders, rep.lost, rep.startAttempts)
+		for _, n := range rep.nodeLog {
+			down := ""
+			if n.down > 0 {
+				down = ", down " + rig.Secs(n.down)
+			}
+			fmt.Fprintf(w, "    node %-14s %s; led %s%s\n", n.name, n.why, ledString(n.led), down)
+		}
+	}
 	if rep.dir != "" {
 		fmt.Fprintf(w, "  run directory         %s\n", rep.dir)
 	}
@@ -232,7 +298,7 @@ func (rep *chaosReport) print(w io.Writer) {
 		fmt.Fprintf(w, "  note: … %d more\n", len(rep.notes)-20)
 	}
 	if len(rep.violations) == 0 {
-		fmt.Fprintln(w, "  VERDICT: every command ended exactly once; no action was taken twice")
+		fmt.Fprintln(w, "  VERDICT: every command ended exactly once; none reached a consumer twice; no action was taken twice")
 		return
 	}
 	for _, v := range rep.violations {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -33,17 +32,27 @@ func runChaos(ctx context.Context, o Options) (*chaosReport, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	rig.PrintMachine(o.out)
-	fmt.Fprintf(o.out, "chaos: %d commands at %.0f/s, %d replicas, kill every ~%s, NATS restart every ~%s, faults %t, seed %d\n",
-		o.count, o.rate, o.replicas, o.killEvery, o.natsEvery, o.faults, o.seed)
+	natsShape := "one NATS server"
+	if o.natsCluster > 0 {
+		natsShape = fmt.Sprintf("a %d-node NATS cluster (streams R%d; rolling restart %t, a node lost %t)",
+			o.natsCluster, min(o.natsCluster, 5), o.natsRolling, o.natsLose)
+	}
+	fmt.Fprintf(o.out, "chaos: %d commands at %.0f/s, %d replicas, %s, kill every ~%s, NATS restart every ~%s, faults %t, seed %d\n",
+		o.count, o.rate, o.replicas, natsShape, o.killEvery, o.natsEvery, o.faults, o.seed)
 	sim := platformtest.Config{
 		AutoCreate: true, NoDedupe: true, LogSize: -1, Seed: o.seed,
 		StepDuration: [2]time.Duration{200 * time.Millisecond, time.Second},
 	}
-	r, err := rig.Start(ctx, rig.Config{Binary: o.binary, KeepDir: o.keep, Sim: sim, Env: chaosEnv})
+	polls := newPollLog()
+	// On a cluster the replicas provision it themselves, started at the
+	// same moment, as a first rollout does.
+	r, err := rig.Start(ctx, rig.Config{Binary: o.binary, KeepDir: o.keep, Sim: sim, Env: chaosEnv,
+		SimPerReplica: true, SimMiddleware: polls.middleware, NATSNodes: o.natsCluster, Fresh: o.natsCluster > 0})
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
+	polls.setRig(r)
 	if o.keep {
 		fmt.Fprintf(o.out, "chaos: run directory %s\n", r.Dir)
 	}
@@ -59,7 +68,11 @@ func runChaos(ctx context.Context, o Options) (*chaosReport, error) {
 	chaosCtx, stopChaos := context.WithCancel(ctx)
 	defer stopChaos()
 	var wg sync.WaitGroup
-	for _, loop := range []func(context.Context){m.killLoop, m.natsLoop, m.faultLoop} {
+	natsLoop := m.natsLoop
+	if r.Cluster != nil {
+		natsLoop = m.clusterLoop
+	}
+	for _, loop := range []func(context.Context){m.killLoop, natsLoop, m.faultLoop} {
 		wg.Add(1)
 		go func() { defer wg.Done(); loop(chaosCtx) }()
 	}
@@ -82,7 +95,7 @@ wait:
 			break wait
 		}
 		kills, restarts, _ := m.counts()
-		if fed && kills >= o.minKills && restarts >= o.minRestarts {
+		if fed && kills >= o.minKills && restarts >= o.minRestarts && m.planned() {
 			break
 		}
 		if !o.quiet && time.Since(lastProgress) >= 10*time.Second {
@@ -133,6 +146,7 @@ wait:
 		}
 	}
 	rep := buildChaosReport(o, r, f, col, m, live, start, intake)
+	rep.addCluster(r, col, m, polls)
 	rep.violations = append(runErrs, rep.violations...)
 	for _, p := range reps {
 		tctx, tcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -150,7 +164,7 @@ wait:
 func chaosProgress(o Options, f *feeder, col *rig.Collector, m *monkey, start time.Time) {
 	acc, ended, _ := col.Counts()
 	kills, restarts, _ := m.counts()
-	fmt.Fprintf(o.out, "  … %5.0fs  published %d/%d  accepted %d  ended %d  kills %d  NATS restarts %d\n",
+	fmt.Fprintf(o.out, "  … %5.0fs  published %d/%d  accepted %d  ended %d  kills %d  NATS (node) restarts %d\n",
 		time.Since(start).Seconds(), f.sent(), o.count, acc, ended, kills, restarts)
 }
 
@@ -158,12 +172,11 @@ func chaosProgress(o Options, f *feeder, col *rig.Collector, m *monkey, start ti
 // anything pending or unacknowledged: no handler runs and none will, so no
 // event can come after the count.
 func waitBusIdle(ctx context.Context, r *rig.Rig) error {
-	base := strings.TrimSuffix(r.Events, "_EVENTS")
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	for {
 		busy := ""
-		for _, c := range []struct{ stream, name string }{{base + "_COMMANDS", "worker"}, {base + "_TRACKING", "poller"}} {
+		for _, c := range []struct{ stream, name string }{{r.Commands, "worker"}, {r.Tracking, "poller"}} {
 			cons, err := r.JS.Consumer(ctx, c.stream, c.name)
 			if err != nil {
 				busy = fmt.Sprintf("%s/%s: %v", c.stream, c.name, err)

@@ -4,14 +4,15 @@
 //
 // A Server can be stopped and started again on the same port with the same
 // file store, so streams, consumers, messages and key-value entries survive
-// a restart. It imports no project package, so every package's tests may use
-// it. A cluster of N servers is a later addition: it would start N Servers
-// whose Options carry routes to one another.
+// a restart. A Cluster (cluster.go) is N such servers routed to one another,
+// a JetStream cluster. The package imports no project package, so every
+// package's tests may use it.
 package natstest
 
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"sync"
 	"testing"
@@ -56,9 +57,20 @@ type Server struct {
 	owned bool // the store directory is ours to remove on Shutdown
 }
 
+// clusterSetup is what a Cluster adds to one node's server options: the
+// cluster name, its route listener and the routes to every other node.
+type clusterSetup struct {
+	name   string
+	port   int
+	routes []*url.URL
+}
+
 // New starts a server and returns when it accepts connections. The caller
 // ends it with Shutdown.
-func New(o Options) (*Server, error) {
+func New(o Options) (*Server, error) { return newServer(o, nil) }
+
+// newServer is New, for one node of a cluster when cl is not nil.
+func newServer(o Options, cl *clusterSetup) (*Server, error) {
 	if o.Name == "" {
 		o.Name = "natstest"
 	}
@@ -85,6 +97,10 @@ func New(o Options) (*Server, error) {
 		NoLog:      true,
 		NoSigs:     true,
 		MaxPayload: o.MaxPayload,
+	}
+	if cl != nil {
+		s.opts.Cluster = server.ClusterOpts{Name: cl.name, Host: "127.0.0.1", Port: cl.port}
+		s.opts.Routes = cl.routes
 	}
 	if err := s.Start(); err != nil {
 		if s.owned {

@@ -21,11 +21,14 @@ package rig
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -65,6 +68,19 @@ type Config struct {
 	Env map[string]string
 	// Logger receives the rig's own logs; nil → none.
 	Logger *zap.Logger
+	// NATSNodes is how many NATS servers run: 0 or 1 is one server
+	// (Rig.NATS); more is a JetStream cluster of that many (Rig.Cluster)
+	// whose streams and bucket are replicated to min(NATSNodes, 5) nodes,
+	// the replicas getting every node's URL and TXWORKER_STREAM_REPLICAS.
+	NATSNodes int
+	// Fresh leaves provisioning to the replicas, as a first rollout on a
+	// new cluster does: the rig creates nothing, and StartWorkers starts
+	// the replicas at the same moment. Publish only once one is ready.
+	Fresh bool
+	// SimPerReplica gives every replica a simulator address of its own
+	// (the same simulator behind another port), so that SimCaller can
+	// tell which replica sent a request.
+	SimPerReplica bool
 }
 
 // Rig is an embedded NATS, the platform simulator and worker replicas
@@ -73,7 +89,8 @@ type Config struct {
 type Rig struct {
 	cfg     Config
 	Dir     string
-	NATS    *natstest.Server
+	NATS    *natstest.Server  // nil with a cluster
+	Cluster *natstest.Cluster // nil with one server
 	Sim     *platformtest.Simulator
 	SimURL  string // base URL of the simulator as the replicas reach it
 	simSrv  *http.Server
@@ -81,11 +98,21 @@ type Rig struct {
 	JS      jetstream.JetStream
 	Prefix  string // the subject prefix
 	Events  string // the events stream's name
-	log     *zap.Logger
-	ownsDir bool
+	// Commands, Tracking and StateStream are the other streams' names
+	// (StateStream is the state bucket's, KV_{bucket}).
+	Commands, Tracking, StateStream string
+	// StreamReplicas is the replica count of the streams and the bucket.
+	StreamReplicas int
+	log            *zap.Logger
+	ownsDir        bool
 
 	mu       sync.Mutex
 	replicas []*Replica
+	simPorts map[int]string // SimPerReplica: simulator port → replica name
+	// StartAttempts counts the starts StartWorkers needed beyond one per
+	// replica (a replica that exited before it was ready, and was started
+	// again).
+	StartAttempts int
 }
 
 // Start starts NATS, provisions the streams (so commands can be
@@ -114,20 +141,33 @@ func Start(ctx context.Context, cfg Config) (_ *Rig, err error) {
 			r.Close()
 		}
 	}()
-	if r.NATS, err = natstest.New(natstest.Options{Name: "txworker-rig", StoreDir: filepath.Join(r.Dir, "nats"), MaxPayload: 1 << 20}); err != nil {
+	r.StreamReplicas = 1
+	if cfg.NATSNodes > 1 {
+		r.StreamReplicas = min(cfg.NATSNodes, 5)
+		if r.Cluster, err = natstest.NewCluster(natstest.ClusterOptions{Nodes: cfg.NATSNodes, Name: "txworker-rig",
+			Dir: filepath.Join(r.Dir, "nats"), MaxPayload: 1 << 20, ReadyTimeout: time.Minute}); err != nil {
+			return nil, err
+		}
+	} else if r.NATS, err = natstest.New(natstest.Options{Name: "txworker-rig", StoreDir: filepath.Join(r.Dir, "nats"), MaxPayload: 1 << 20}); err != nil {
 		return nil, err
 	}
-	bus, err := queue.Connect(ctx, queue.Config{URL: r.NATS.URL(), Prefix: r.Prefix, Provision: true, Name: "txworker-rig"}, r.log)
+	bus, err := queue.Connect(ctx, queue.Config{URL: r.NATSURL(), Prefix: r.Prefix, Provision: true, Name: "txworker-rig",
+		Replicas: r.StreamReplicas}, r.log)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	perr := bus.Provision(ctx)
+	var perr error
+	if !cfg.Fresh {
+		perr = bus.Provision(ctx)
+	}
 	r.Events = bus.EventsStream()
+	base := strings.TrimSuffix(r.Events, "_EVENTS")
+	r.Commands, r.Tracking, r.StateStream = base+"_COMMANDS", base+"_TRACKING", "KV_"+bus.StateBucket()
 	_ = bus.Drain()
 	if perr != nil {
 		return nil, fmt.Errorf("provision: %w", perr)
 	}
-	r.NC, err = nats.Connect(r.NATS.URL(), nats.Name("txworker-rig"), nats.MaxReconnects(-1),
+	r.NC, err = nats.Connect(r.NATSURL(), nats.Name("txworker-rig"), nats.MaxReconnects(-1),
 		nats.ReconnectWait(100*time.Millisecond), nats.ReconnectBufSize(64<<20))
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
@@ -143,7 +183,7 @@ func Start(ctx context.Context, cfg Config) (_ *Rig, err error) {
 
 // startSim starts the simulator, behind SimMiddleware if there is one.
 func (r *Rig) startSim() error {
-	if r.cfg.SimMiddleware == nil {
+	if r.cfg.SimMiddleware == nil && !r.cfg.SimPerReplica {
 		sim, err := platformtest.Start(r.cfg.Sim)
 		if err != nil {
 			return err
@@ -151,15 +191,43 @@ func (r *Rig) startSim() error {
 		r.Sim, r.SimURL = sim, sim.URL()
 		return nil
 	}
+	r.Sim = platformtest.New(r.cfg.Sim)
+	var h http.Handler = r.Sim
+	if r.cfg.SimMiddleware != nil {
+		h = r.cfg.SimMiddleware(h)
+	}
+	r.simSrv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	url, err := r.serveSim()
+	r.SimURL = url
+	return err
+}
+
+// serveSim serves the simulator on one more loopback port and returns its
+// base URL.
+func (r *Rig) serveSim() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return err
+		return "", err
 	}
-	r.Sim = platformtest.New(r.cfg.Sim)
-	r.SimURL = "http://" + ln.Addr().String()
-	r.simSrv = &http.Server{Handler: r.cfg.SimMiddleware(r.Sim), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = r.simSrv.Serve(ln) }()
-	return nil
+	return "http://" + ln.Addr().String(), nil
+}
+
+// SimCaller is the name of the replica that sent req to the simulator
+// (Config.SimPerReplica), or "" (a request of the rig's, or no
+// SimPerReplica). Middleware calls it.
+func (r *Rig) SimCaller(req *http.Request) string {
+	a, ok := req.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok {
+		return ""
+	}
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return ""
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.simPorts[ta.Port]
 }
 
 // Env is a replica's environment: connections to this rig's NATS and
@@ -167,7 +235,8 @@ func (r *Rig) startSim() error {
 // port, no platform rate cap, info logs; then cfg.Env, then extra.
 func (r *Rig) Env(extra map[string]string) []string {
 	m := map[string]string{
-		"TXWORKER_NATS_URL":            r.NATS.URL(),
+		"TXWORKER_NATS_URL":            r.NATSURL(),
+		"TXWORKER_STREAM_REPLICAS":     strconv.Itoa(r.StreamReplicas),
 		"TXWORKER_SUBJECT_PREFIX":      r.Prefix,
 		"TXWORKER_PLATFORM_URL":        r.SimURL,
 		"TXWORKER_CLIENT_ID":           sandbox.ClientID,
@@ -203,15 +272,38 @@ func (r *Rig) Env(extra map[string]string) []string {
 var goRuntimeEnv = []string{"GOMAXPROCS", "GOGC", "GOMEMLIMIT"}
 
 // StartWorkers starts n replicas named worker-1 … worker-n, one after the
-// other, each ready when the next starts, and then the collector of the
-// events (stop it when done; Close stops the replicas).
+// other, each ready when the next starts (with Config.Fresh: all at the
+// same moment, each started again up to 4 times if it exits before it is
+// ready, counted in StartAttempts), and then the collector of the events
+// (stop it when done; Close stops the replicas).
 func (r *Rig) StartWorkers(ctx context.Context, n int) ([]*Replica, *Collector, error) {
 	reps := make([]*Replica, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
 	for i := range reps {
-		var err error
-		if reps[i], err = r.StartReplica(ctx, fmt.Sprintf("worker-%d", i+1), nil); err != nil {
-			return nil, nil, err
+		start := func() {
+			p, err := r.StartReplica(ctx, fmt.Sprintf("worker-%d", i+1), nil)
+			for attempt := 2; err != nil && p != nil && r.cfg.Fresh && attempt <= 5 && ctx.Err() == nil; attempt++ {
+				r.mu.Lock()
+				r.StartAttempts++
+				r.mu.Unlock()
+				r.log.Info("replica not ready, starting it again", zap.String("replica", p.Name), zap.Error(err))
+				err = p.Start(ctx)
+			}
+			reps[i], errs[i] = p, err
 		}
+		if !r.cfg.Fresh {
+			if start(); errs[i] != nil {
+				return nil, nil, errs[i]
+			}
+			continue
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); start() }()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, err
 	}
 	col, err := r.Collect(ctx)
 	if err != nil {
@@ -220,10 +312,37 @@ func (r *Rig) StartWorkers(ctx context.Context, n int) ([]*Replica, *Collector, 
 	return reps, col, nil
 }
 
+// NATSURL is what the replicas get as TXWORKER_NATS_URL: the server's URL,
+// or every cluster node's as a comma list.
+func (r *Rig) NATSURL() string {
+	if r.Cluster != nil {
+		return r.Cluster.URLs()
+	}
+	return r.NATS.URL()
+}
+
 // StartReplica starts `txworker run` (or cfg.Command) as a new OS process named name (its
 // logs go to {Dir}/{name}.log) with r.Env(extra), and returns once its
 // /readyz answers 200. Close kills every replica still running.
 func (r *Rig) StartReplica(ctx context.Context, name string, extra map[string]string) (*Replica, error) {
+	if r.cfg.SimPerReplica {
+		url, err := r.serveSim()
+		if err != nil {
+			return nil, fmt.Errorf("simulator for %s: %w", name, err)
+		}
+		port, _ := strconv.Atoi(url[strings.LastIndexByte(url, ':')+1:])
+		r.mu.Lock()
+		if r.simPorts == nil {
+			r.simPorts = map[int]string{}
+		}
+		r.simPorts[port] = name
+		r.mu.Unlock()
+		own := map[string]string{"TXWORKER_PLATFORM_URL": url, "TXWORKER_JM_URL": url}
+		for k, v := range extra {
+			own[k] = v
+		}
+		extra = own
+	}
 	p := &Replica{Name: name, LogPath: filepath.Join(r.Dir, name+".log"), bin: r.cfg.Binary, args: r.cfg.Command, env: r.Env(extra)}
 	r.mu.Lock()
 	r.replicas = append(r.replicas, p)
@@ -289,6 +408,9 @@ func (r *Rig) Close() {
 	}
 	if r.NATS != nil {
 		r.NATS.Shutdown()
+	}
+	if r.Cluster != nil {
+		r.Cluster.Shutdown()
 	}
 	if r.ownsDir {
 		_ = os.RemoveAll(r.Dir)
