@@ -75,7 +75,9 @@ func (k flakyKV) Create(ctx context.Context, key string, value []byte, opts ...j
 		return 0, nats.ErrTimeout
 	}
 	if err == nil && k.f.take(&k.f.landedTwice) {
-		return k.KeyValue.Create(ctx, key, value, opts...)
+		// The create landed, its answer was lost in the election and the
+		// retry answers that the key exists.
+		return 0, nats.ErrTimeout
 	}
 	return rev, err
 }
