@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -106,10 +107,10 @@ func (c *Claims) kv() (jetstream.KeyValue, error) {
 //
 // A request that fails for a reason that may pass (no responders while the
 // bucket has no leader, an answer lost in a leader election) is sent again
-// within ctx. When the bucket then answers that the key exists, the stored
-// value is read and compared with cl's: equal byte for byte, it is this
-// call's own write, which landed before its answer was lost (created is
-// true); anything else is someone else's claim.
+// within ctx. When the bucket then answers that the key exists after such
+// an attempt, the stored value is read and compared with cl's: equal byte
+// for byte, it is this call's own write, which landed before its answer
+// was lost (created is true); anything else is someone else's claim.
 func (c *Claims) Create(ctx context.Context, cl *Claim) (stored *Claim, created bool, err error) {
 	if cl.CommandID == "" {
 		return nil, false, errors.New("create claim: empty command id")
@@ -128,8 +129,12 @@ func (c *Claims) Create(ctx context.Context, cl *Claim) (stored *Claim, created 
 	k := key(cl.CommandID)
 	for range 3 {
 		var rev uint64
+		ambiguous := false // an attempt of this call may have landed unanswered
 		err := retrying(ctx, func(ctx context.Context, _ int) (err error) {
 			rev, err = kv.Create(ctx, k, data)
+			if transient(err) && !errors.Is(err, nats.ErrNoResponders) && !errors.Is(err, jetstream.ErrNoStreamResponse) {
+				ambiguous = true
+			}
 			return err
 		})
 		if err == nil {
@@ -146,7 +151,7 @@ func (c *Claims) Create(ctx context.Context, cl *Claim) (stored *Claim, created 
 		if err != nil {
 			return nil, false, fmt.Errorf("create claim: %w", err)
 		}
-		if bytes.Equal(e.Value(), data) {
+		if ambiguous && bytes.Equal(e.Value(), data) {
 			cl.Revision = e.Revision()
 			return cl, true, nil
 		}
