@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/txworker/txworker/internal/backoff"
 	"go.uber.org/zap"
 )
 
@@ -64,7 +66,7 @@ func consume(ctx context.Context, c jetstream.Consumer, n int, logger *zap.Logge
 	slots := make(chan struct{}, n) // a value per running handler
 	h := &handlers{ctx: ctx, work: make(chan jetstream.Msg), max: n, handle: handle, slots: slots}
 	defer h.wait()
-	retry := backoffPolicy{base: fetchBackoff, max: fetchBackoffMx, floor: 3}
+	retry := backoff.Policy{Base: fetchBackoff, Max: fetchBackoffMx, Floor: 3}
 	failures := 0
 	for {
 		// Wait for one free handler, then take every other free one.
@@ -95,13 +97,13 @@ func consume(ctx context.Context, c jetstream.Consumer, n int, logger *zap.Logge
 			continue
 		}
 		failures++
-		d := retry.delay(failures)
+		d := retry.Delay(failures)
 		if errors.Is(err, jetstream.ErrNoHeartbeat) {
 			logger.Warn("pull request stalled (missed heartbeats); sending a new one", zap.Duration("retry_in", d))
 		} else {
 			logger.Warn("pull messages", zap.Error(err), zap.Duration("retry_in", d))
 		}
-		if !sleep(ctx, d) {
+		if !backoff.Sleep(ctx, d) {
 			return nil
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/txworker/txworker/internal/backoff"
 	"go.uber.org/zap"
 )
 
@@ -127,7 +129,7 @@ func (b *Bus) kvConfig() jetstream.KeyValueConfig {
 // until Config.StartTimeout is spent.
 const provisionAttempt = 10 * time.Second
 
-var provisionRetry = backoffPolicy{base: 250 * time.Millisecond, max: 5 * time.Second, floor: 2}
+var provisionRetry = backoff.Policy{Base: 250 * time.Millisecond, Max: 5 * time.Second, Floor: 2}
 
 // Provision makes sure the streams, consumers and bucket exist and binds the
 // Bus to them, within Config.StartTimeout (or ctx, when it ends first).
@@ -185,12 +187,12 @@ func (b *Bus) step(ctx context.Context, what string, op func(context.Context) er
 			last = err // else the budget cut this attempt short: the previous answer says more
 		}
 		if ctx.Err() == nil {
-			d := provisionRetry.delay(attempt)
+			d := provisionRetry.Delay(attempt)
 			if !raced {
 				b.logger.Info("jetstream not ready yet; retrying", zap.String("step", what),
 					zap.Int("attempt", attempt), zap.Error(err), zap.Duration("retry_in", d))
 			}
-			if sleep(ctx, d) {
+			if backoff.Sleep(ctx, d) {
 				continue
 			}
 		}
@@ -374,7 +376,7 @@ func (b *Bus) check(ctx context.Context) error {
 		for _, f := range faults {
 			retry = retry && transient(f.Err)
 		}
-		if !retry || !sleep(ctx, provisionRetry.delay(attempt)) {
+		if !retry || !backoff.Sleep(ctx, provisionRetry.Delay(attempt)) {
 			return fmt.Errorf("check jetstream (provisioning is off): %w", err)
 		}
 	}

@@ -3,50 +3,13 @@ package queue
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/txworker/txworker/internal/backoff"
 )
-
-// backoffPolicy is an exponential back-off: the step of attempt n (n ≥ 1)
-// is base doubled n-1 times, capped at max, and the wait is uniform in
-// [step/floor, step]. It mirrors internal/backoff.Policy, which package
-// queue may not import.
-type backoffPolicy struct {
-	base, max time.Duration
-	floor     int64
-}
-
-// delay is the wait before retry attempt n.
-func (p backoffPolicy) delay(attempt int) time.Duration {
-	d := p.base
-	for i := 1; i < attempt && d > 0 && d < p.max; i++ {
-		d *= 2
-	}
-	d = max(min(d, p.max), 0)
-	var fixed time.Duration
-	if p.floor > 0 {
-		fixed = d / time.Duration(p.floor)
-	}
-	return fixed + time.Duration(rand.Int64N(int64(d-fixed)+1))
-}
-
-// sleep waits d or until ctx ends; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
 
 // Retry timing of the JetStream requests that may meet a leader election:
 // publishes and key-value writes retry within the caller's context, each
@@ -54,7 +17,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // 100ms to 2s.
 const attemptTimeout = 5 * time.Second
 
-var clusterRetry = backoffPolicy{base: 100 * time.Millisecond, max: 2 * time.Second, floor: 2}
+var clusterRetry = backoff.Policy{Base: 100 * time.Millisecond, Max: 2 * time.Second, Floor: 2}
 
 // JetStream API error codes that mean "not now" rather than "never": the
 // cluster is electing a leader, placing replicas or catching up.
@@ -128,7 +91,7 @@ func retrying(ctx context.Context, op func(ctx context.Context, attempt int) err
 			return last // cut short by the caller: the previous answer says more
 		}
 		last = err
-		if !sleep(ctx, clusterRetry.delay(attempt)) {
+		if !backoff.Sleep(ctx, clusterRetry.Delay(attempt)) {
 			return last
 		}
 	}

@@ -1,6 +1,7 @@
 // Package backoff computes the waits between retries: exponential steps with
-// full jitter above a floor. The worker, the poller and the queue's consume
-// loop all retry through it.
+// full jitter above a floor. The worker, the poller and the queue (consume
+// loop, provisioning, publishes and claim writes that meet a leader
+// election) all retry through it.
 package backoff
 
 import (
