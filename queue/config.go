@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Defaults applied by Connect to the zero values of Config.
@@ -58,6 +59,9 @@ type Config struct {
 	AckWait time.Duration
 	// StateTTL is how long a claim is kept after its last update. Default 7 days.
 	StateTTL time.Duration
+	// TracerProvider makes the spans of the messages the bus publishes
+	// (events and tracking messages); nil: none (a no-op provider).
+	TracerProvider trace.TracerProvider
 }
 
 // withDefaults returns c with every zero field set to its default.
