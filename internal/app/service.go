@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/txworker/txworker/internal/telemetry"
 	"github.com/txworker/txworker/metrics"
 	"github.com/txworker/txworker/platform"
 	"github.com/txworker/txworker/poller"
@@ -24,15 +25,17 @@ import (
 // Service is one running replica: bus, clients, worker, poller and the ops
 // HTTP server. Start makes one; Shutdown ends it.
 type Service struct {
-	cfg    Config
-	log    *zap.Logger
-	reg    *prometheus.Registry
-	m      *metrics.Metrics
-	bus    *queue.Bus
-	cs     *platform.Corastone
-	srv    *metrics.Server
-	cancel context.CancelFunc // stops intake
-	wg     sync.WaitGroup
+	cfg         Config
+	log         *zap.Logger
+	reg         *prometheus.Registry
+	m           *metrics.Metrics
+	bus         *queue.Bus
+	cs          *platform.Corastone
+	srv         *metrics.Server
+	tracing     *telemetry.Provider
+	ownsTracing bool               // tracing was built here: Shutdown stops it
+	cancel      context.CancelFunc // stops intake
+	wg          sync.WaitGroup
 
 	running sync.Map // loop name → struct{}, while it runs
 
@@ -73,9 +76,16 @@ func Start(ctx context.Context, cfg Config, o Options) (*Service, error) {
 		if s.bus != nil {
 			_ = s.bus.Drain()
 		}
+		if s.ownsTracing {
+			_ = s.tracing.Shutdown(sctx)
+		}
 		return nil, err
 	}
-	logger.Info("connecting", zap.String("http_addr", s.srv.Addr()))
+	if err := s.startTracing(ctx, o); err != nil {
+		return fail(err)
+	}
+	cfg = withTracing(cfg, s.tracing.TracerProvider())
+	logger.Info("connecting", zap.String("http_addr", s.srv.Addr()), zap.Stringer("traces", s.tracing))
 	bus, err := queue.Connect(ctx, cfg.Queue, logger)
 	if err != nil {
 		return fail(fmt.Errorf("connect to NATS: %w", err))
@@ -237,6 +247,11 @@ func (s *Service) Shutdown(budget time.Duration) error {
 	}
 	if err := s.srv.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("ops server: %w", err))
+	}
+	if s.ownsTracing {
+		if err := s.tracing.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("export the last spans: %w", err))
+		}
 	}
 	_ = s.log.Sync()
 	return errors.Join(errs...)
