@@ -46,3 +46,12 @@ func (p *Poller) startBatch(ctx context.Context, r request) (context.Context, tr
 	}
 	return ctx, span
 }
+
+// exemplar is the span context a latency observation carries as its
+// exemplar: the command's trace when tracing is on, else none (no parsing).
+func (p *Poller) exemplar(t queue.Trace) trace.SpanContext {
+	if p.cfg.TracerProvider == nil {
+		return trace.SpanContext{}
+	}
+	return t.SpanContext()
+}

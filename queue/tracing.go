@@ -81,14 +81,8 @@ func fromHex(c byte) byte {
 	return 0
 }
 
-// tracer is the bus's tracer: Config.TracerProvider's, or a no-op one.
-func (b *Bus) tracer() trace.Tracer {
-	tp := b.cfg.TracerProvider
-	if tp == nil {
-		tp = noop.NewTracerProvider()
-	}
-	return tp.Tracer(TracerName)
-}
+// tracer is the bus's tracer (Config.TracerProvider is set).
+func (b *Bus) tracer() trace.Tracer { return b.cfg.TracerProvider.Tracer(TracerName) }
 
 // startSend starts the producer span of a message published to subject
 // under the trace tr (OpenTelemetry messaging conventions: "send
@@ -98,6 +92,9 @@ func (b *Bus) tracer() trace.Tracer {
 // span's own when it is recorded, else tr as given (no tracing: the
 // command's trace headers are copied verbatim, SPEC §4).
 func (b *Bus) startSend(ctx context.Context, subject, msgID string, tr Trace) (context.Context, trace.Span, Trace) {
+	if b.cfg.TracerProvider == nil {
+		return ctx, noop.Span{}, tr // tracing off: no work at all
+	}
 	ctx, from := ContextWithTrace(ctx, tr)
 	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindProducer)}
 	if from.IsValid() {

@@ -124,7 +124,7 @@ func (h *handling) settle(ctx context.Context, cl *queue.Claim, r queue.Result) 
 		return false
 	}
 	if published {
-		w.m.TerminalTraced(stored.Trace.SpanContext(), stored.Action, stored.Outcome, stored.SettledAt.Sub(stored.ReceivedAt))
+		w.m.TerminalTraced(w.exemplar(stored.Trace), stored.Action, stored.Outcome, stored.SettledAt.Sub(stored.ReceivedAt))
 		w.m.EventPublished(stored.Outcome)
 		h.log.Info("command settled", zap.String("outcome", stored.Outcome),
 			zap.String("orchestration_id", stored.OrchestrationID), zap.Int("attempts", stored.Attempts))
@@ -214,7 +214,7 @@ func (h *handling) reject(ctx context.Context, in input) {
 	})
 	if published { // also with an error marking it published: it is out
 		w.m.CommandRejected(p.reason)
-		w.m.TerminalTraced(settled.Trace.SpanContext(), settled.Action, settled.Outcome, settled.SettledAt.Sub(settled.ReceivedAt))
+		w.m.TerminalTraced(w.exemplar(settled.Trace), settled.Action, settled.Outcome, settled.SettledAt.Sub(settled.ReceivedAt))
 		w.m.EventPublished(settled.Outcome)
 		h.log.Info("command rejected", zap.String("reason", p.reason), zap.Int("problems", len(p.problems)))
 	}

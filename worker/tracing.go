@@ -63,3 +63,12 @@ func annotate(span trace.Span, msg jetstream.Msg, p *parsed, action string) {
 		span.SetAttributes(attribute.String("txworker.rejected", p.reason))
 	}
 }
+
+// exemplar is the span context a latency observation carries as its
+// exemplar: the command's trace when tracing is on, else none (no parsing).
+func (w *Worker) exemplar(t queue.Trace) trace.SpanContext {
+	if w.tracer == nil {
+		return trace.SpanContext{}
+	}
+	return t.SpanContext()
+}
