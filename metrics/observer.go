@@ -1,6 +1,10 @@
 package metrics
 
-import "time"
+import (
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+)
 
 // ObserveRequest records one platform HTTP request: its status code (status 0,
 // or anything outside 100–599, is counted as [CodeError]: no answer) and its
@@ -12,9 +16,7 @@ func (m *Metrics) ObserveRequest(platform, endpoint string, status int, elapsed 
 	if m == nil {
 		return
 	}
-	p, e := m.platforms.or(platform, Other), m.endpoints.or(endpoint, Other)
-	m.requests.WithLabelValues(p, e, statusCode(status)).Inc()
-	m.requestDuration.WithLabelValues(p, e).Observe(seconds(elapsed))
+	m.ObserveRequestTraced(trace.SpanContext{}, platform, endpoint, status, elapsed)
 }
 
 // ObserveErrorCode counts an error code a platform answered with. A code

@@ -3,6 +3,8 @@ package metrics
 import (
 	"slices"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // CommandReceived counts a command taken from the bus. An action outside the
@@ -30,9 +32,7 @@ func (m *Metrics) Terminal(action, outcome string, sinceReceived time.Duration) 
 	if m == nil {
 		return
 	}
-	a, o := m.actions.or(action, ActionUnknown), m.outcomes.or(outcome, Other)
-	m.terminal.WithLabelValues(a, o).Inc()
-	m.duration.WithLabelValues(a, o).Observe(seconds(sinceReceived))
+	m.TerminalTraced(trace.SpanContext{}, action, outcome, sinceReceived)
 }
 
 // EventPublished counts an event acknowledged by JetStream, by its outcome

@@ -76,6 +76,7 @@ func NewServer(cfg ServerConfig, g prometheus.Gatherer, live func() error, ready
 	s := &Server{cfg: cfg, logger: logger, live: live, ready: ready, mux: http.NewServeMux()}
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{
 		ErrorHandling:       promhttp.ContinueOnError,
+		EnableOpenMetrics:   true, // exemplars (trace ids) are only in the OpenMetrics format
 		MaxRequestsInFlight: 4,
 		Timeout:             10 * time.Second,
 	}))

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 )
 
@@ -50,6 +51,9 @@ type CorastoneConfig struct {
 	// (5m); negative values are refused.
 	MaxRetryAfter time.Duration
 	Transport     http.RoundTripper // optional (tests); redirects are never followed off BaseURL's host
+	// TracerProvider makes a client span of every request (token fetches too); nil: none, and
+	// the transport is not wrapped.
+	TracerProvider trace.TracerProvider
 }
 
 // Validate names every problem of the configuration at once (errors.Join).
@@ -164,7 +168,7 @@ func NewCorastone(cfg CorastoneConfig, logger *zap.Logger, obs Observer) (*Coras
 	if transport == nil {
 		transport = defaultTransport(cfg.MaxIdleConns)
 	}
-	rt := &instrumented{base: transport, platform: PlatformCorastone, userAgent: cfg.UserAgent, obs: obs}
+	rt := &instrumented{base: traced(transport, cfg.TracerProvider), platform: PlatformCorastone, userAgent: cfg.UserAgent, obs: obs}
 	tokenClient := &http.Client{Transport: rt, Timeout: cfg.RequestTimeout, CheckRedirect: redirectPolicy(tokenURL)}
 	c.tokens = newTokenSource(PlatformCorastone, cfg.TokenURL, cfg.ClientID, cfg.ClientSecret, c.scopes, tokenClient,
 		cfg.RequestTimeout, obs, logger)

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-json-experiment/json"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 )
 
@@ -28,13 +29,14 @@ type JMConfig struct {
 	ClientID string
 	// ClientSecret is never logged.
 	ClientSecret   string
-	UserAgent      string            // required; sent on every request
-	RPS            float64           // request rate cap; 0 = unlimited
-	RequestTimeout time.Duration     // per request (and token fetch); default 10s
-	MaxBodyBytes   int64             // response body cap; default 1 MiB
-	MaxIdleConns   int               // idle connections kept for reuse; default DefaultMaxIdleConns (see CorastoneConfig)
-	MaxRetryAfter  time.Duration     // Error.RetryAfter cap; 0 = DefaultMaxRetryAfter (5m), negative refused (see CorastoneConfig)
-	Transport      http.RoundTripper // optional (tests); redirects are never followed off BaseURL's host
+	UserAgent      string               // required; sent on every request
+	RPS            float64              // request rate cap; 0 = unlimited
+	RequestTimeout time.Duration        // per request (and token fetch); default 10s
+	MaxBodyBytes   int64                // response body cap; default 1 MiB
+	MaxIdleConns   int                  // idle connections kept for reuse; default DefaultMaxIdleConns (see CorastoneConfig)
+	MaxRetryAfter  time.Duration        // Error.RetryAfter cap; 0 = DefaultMaxRetryAfter (5m), negative refused (see CorastoneConfig)
+	Transport      http.RoundTripper    // optional (tests); redirects are never followed off BaseURL's host
+	TracerProvider trace.TracerProvider // client spans of every request (see CorastoneConfig); nil: none
 }
 
 // Validate names every problem of the configuration at once (errors.Join).
@@ -95,7 +97,7 @@ func NewJM(cfg JMConfig, logger *zap.Logger, obs Observer) (*JM, error) {
 	if transport == nil {
 		transport = defaultTransport(cfg.MaxIdleConns)
 	}
-	rt := &instrumented{base: transport, platform: JourneyManager, userAgent: cfg.UserAgent, obs: obs}
+	rt := &instrumented{base: traced(transport, cfg.TracerProvider), platform: JourneyManager, userAgent: cfg.UserAgent, obs: obs}
 	jar := newSessionJar()
 	var auth authenticator = basicAuth{cfg.Username, cfg.Password}
 	scrub := newScrubber(cfg.Username, cfg.Password, nil, cfg.MaxRetryAfter)

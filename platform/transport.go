@@ -44,7 +44,7 @@ func (t *instrumented) RoundTrip(req *http.Request) (*http.Response, error) {
 			*p = status
 		}
 	}
-	t.obs.ObserveRequest(t.platform, endpoint, status, time.Since(start))
+	observeRequest(ctx, t.obs, t.platform, endpoint, status, time.Since(start))
 	return resp, err
 }
 

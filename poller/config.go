@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // MaxBatchSize is the most orchestrationIds the Transactions API accepts in
@@ -50,6 +52,8 @@ type Config struct {
 	// Naive polls one orchestration per request at a fixed Interval without
 	// jitter: the baseline for benchmarks, never for production.
 	Naive bool
+	// TracerProvider makes a span of every poll batch; nil: none, at no cost.
+	TracerProvider trace.TracerProvider
 }
 
 func (c Config) withDefaults() Config {

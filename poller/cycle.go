@@ -194,6 +194,8 @@ func (p *Poller) pollAll(ctx, work context.Context, items []*item) []*item {
 // the items to poll again: after a pause, or (an answer that could not be
 // read) after Interval.
 func (p *Poller) poll(ctx context.Context, r request) []*item {
+	ctx, span := p.startBatch(ctx, r)
+	defer span.End()
 	orchs, err := p.plat.Orchestrations(ctx, r.ids)
 	p.m.Poll(len(r.ids))
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 // testPoller is a Poller for the pure decision functions; rand returns its
 // maximum (n-1), so delays are at the top of their jitter range.
 func testPoller(cfg Config) *Poller {
-	return &Poller{cfg: cfg.withDefaults(), rand: func(n int64) int64 { return max(n-1, 0) }}
+	return &Poller{cfg: cfg.withDefaults(), rand: func(n int64) int64 { return max(n-1, 0) }, plat: &scripted{}}
 }
 
 func TestBackoff(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Defaults applied by Connect to the zero values of Config.
@@ -72,6 +73,9 @@ type Config struct {
 	// (a cluster forming, a leader being elected), at least 1s. Default
 	// DefaultStartTimeout.
 	StartTimeout time.Duration
+	// TracerProvider makes the spans of the messages the bus publishes
+	// (events and tracking messages); nil: none (a no-op provider).
+	TracerProvider trace.TracerProvider
 }
 
 // withDefaults returns c with every zero field set to its default.

@@ -44,6 +44,8 @@ func (b *Bus) PublishEvent(ctx context.Context, ev Event, tr Trace) (dup bool, e
 	if err != nil {
 		return false, fmt.Errorf("publish event %s: %w", ev.ID, err)
 	}
+	ctx, span, tr := b.startSend(ctx, subject, ev.ID, tr) // the event's traceparent is its send span
+	defer func() { endSpan(span, err) }()
 	data, err := marshal(&ev)
 	if err != nil {
 		return false, fmt.Errorf("publish event %s: %w: %w", ev.ID, ErrUnencodable, err)
@@ -95,13 +97,15 @@ func (b *Bus) publish(ctx context.Context, m *nats.Msg, id, stream string) (ack 
 // with Nats-Msg-Id "{commandId}:track" and t's trace headers, and waits for
 // the acknowledgement. Publishing the same command's track twice within the
 // duplicate window stores it once.
-func (b *Bus) PublishTrack(ctx context.Context, t Track) error {
+func (b *Bus) PublishTrack(ctx context.Context, t Track) (err error) {
 	if t.CommandID == "" {
 		return fmt.Errorf("publish track: empty command id")
 	}
 	if err := checkTokens(t.Action); err != nil {
 		return fmt.Errorf("publish track %s: %w", t.CommandID, err)
 	}
+	ctx, span, _ := b.startSend(ctx, b.trackSubject(t.Action), t.CommandID+":track", t.Trace) // the message keeps the command's trace
+	defer func() { endSpan(span, err) }()
 	data, err := marshal(&t)
 	if err != nil {
 		return fmt.Errorf("publish track %s: %w: %w", t.CommandID, ErrUnencodable, err)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Config tunes a Worker. The zero value of every field means its default.
@@ -48,6 +50,9 @@ type Config struct {
 	// ends failed with INTERNAL_ERROR (SPEC §4). A deterministic fault (a
 	// value that cannot be encoded) ends it at the first. Default 5.
 	MaxPoisonDeliveries int
+	// TracerProvider makes a consumer span of every delivery, the parent of
+	// its platform requests and event publishes; nil: no spans at no cost.
+	TracerProvider trace.TracerProvider
 }
 
 // DefaultMaxDeadlineAhead is MaxDeadlineAhead for the default state TTL

@@ -21,9 +21,10 @@ type handling struct {
 	meta  *jetstream.MsgMetadata
 	p     *parsed
 	log   *zap.Logger
-	token string // lease owner for this delivery
-	fresh bool   // this delivery created the claim in state calling: send at once
-	fp    string // the command's fingerprint, once computed
+	token string      // lease owner for this delivery
+	fresh bool        // this delivery created the claim in state calling: send at once
+	fp    string      // the command's fingerprint, once computed
+	trace queue.Trace // the command's trace context (claims and events carry it)
 }
 
 // start claims a valid command and moves it on from wherever its claim is.
@@ -59,7 +60,7 @@ func (h *handling) start(ctx context.Context) {
 		StreamSeq:   h.meta.Sequence.Stream,
 		ReceivedAt:  h.meta.Timestamp.UTC(),
 		Deadline:    deadline.UTC(),
-		Trace:       queue.TraceFrom(h.msg.Headers()),
+		Trace:       h.trace,
 	}
 	// A new command is claimed directly in state calling: the processId is
 	// stored before the first call, in one write.
@@ -123,7 +124,7 @@ func (h *handling) settle(ctx context.Context, cl *queue.Claim, r queue.Result) 
 		return false
 	}
 	if published {
-		w.m.Terminal(stored.Action, stored.Outcome, stored.SettledAt.Sub(stored.ReceivedAt))
+		w.m.TerminalTraced(w.exemplar(stored.Trace), stored.Action, stored.Outcome, stored.SettledAt.Sub(stored.ReceivedAt))
 		w.m.EventPublished(stored.Outcome)
 		h.log.Info("command settled", zap.String("outcome", stored.Outcome),
 			zap.String("orchestration_id", stored.OrchestrationID), zap.Int("attempts", stored.Attempts))
@@ -180,7 +181,7 @@ func (h *handling) reject(ctx context.Context, in input) {
 		State:       queue.StateReceived,
 		StreamSeq:   h.meta.Sequence.Stream,
 		ReceivedAt:  storable(h.meta.Timestamp),
-		Trace:       queue.TraceFrom(h.msg.Headers()),
+		Trace:       h.trace,
 	}
 	if in.action == queue.ActionUnknown {
 		cl.CommandSubject = commandSubject(in.subject)
@@ -213,7 +214,7 @@ func (h *handling) reject(ctx context.Context, in input) {
 	})
 	if published { // also with an error marking it published: it is out
 		w.m.CommandRejected(p.reason)
-		w.m.Terminal(settled.Action, settled.Outcome, settled.SettledAt.Sub(settled.ReceivedAt))
+		w.m.TerminalTraced(w.exemplar(settled.Trace), settled.Action, settled.Outcome, settled.SettledAt.Sub(settled.ReceivedAt))
 		w.m.EventPublished(settled.Outcome)
 		h.log.Info("command rejected", zap.String("reason", p.reason), zap.Int("problems", len(p.problems)))
 	}

@@ -24,7 +24,7 @@ func (h *handling) processIDInUse(ctx context.Context, owner string) {
 		State:       queue.StateReceived,
 		StreamSeq:   h.meta.Sequence.Stream,
 		ReceivedAt:  storable(h.meta.Timestamp),
-		Trace:       queue.TraceFrom(h.msg.Headers()),
+		Trace:       h.trace,
 	}
 	stored, ok := h.claimForRejection(ctx, cl)
 	if !ok {
@@ -89,7 +89,7 @@ func (h *handling) different(ctx context.Context, first *queue.Claim) {
 	}
 	ev := queue.NewEvent(w.cfg.Source, resource, d, w.now().UTC())
 	ev.ID = p.commandID + ":duplicate:" + fp
-	dup, err := w.bus.PublishEvent(ctx, ev, queue.TraceFrom(h.msg.Headers()))
+	dup, err := w.bus.PublishEvent(ctx, ev, h.trace)
 	if err != nil {
 		h.retryLater(ctx, "publish duplicate", err)
 		return

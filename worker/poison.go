@@ -104,7 +104,7 @@ func (h *handling) poison(ctx context.Context, step string, cause error) {
 	stored, published, err := w.bus.Settle(ctx, w.cfg.Source, cl, queue.Result{Outcome: queue.OutcomeFailed, Error: info, SettledAt: now})
 	if err == nil {
 		if published {
-			w.m.Terminal(stored.Action, stored.Outcome, stored.SettledAt.Sub(stored.ReceivedAt))
+			w.m.TerminalTraced(w.exemplar(stored.Trace), stored.Action, stored.Outcome, stored.SettledAt.Sub(stored.ReceivedAt))
 			w.m.EventPublished(stored.Outcome)
 			w.m.InternalError(metrics.FaultPoison)
 		}

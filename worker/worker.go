@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/txworker/txworker/metrics"
@@ -40,6 +41,7 @@ type Worker struct {
 	log     *zap.Logger
 	m       *metrics.Metrics
 	breaker *breaker
+	tracer  trace.Tracer // nil: no spans (Config.TracerProvider nil)
 	now     func() time.Time
 }
 
@@ -60,6 +62,9 @@ func New(cfg Config, bus Bus, claims Claims, cs Corastone, jm JourneyManager, lo
 	cfg = cfg.withDefaults()
 	log := logger.Named("worker")
 	w := &Worker{cfg: cfg, bus: bus, claims: claims, cs: cs, jm: jm, log: log, m: m, now: time.Now}
+	if cfg.TracerProvider != nil {
+		w.tracer = cfg.TracerProvider.Tracer(TracerName)
+	}
 	w.breaker = newBreaker(cfg.PauseAfter, cfg.PauseFor, log, m, func() time.Time { return w.now() })
 	return w, nil
 }
@@ -106,6 +111,8 @@ func (w *Worker) Handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	in := w.inputOf(msg, meta)
+	ctx, span, tr := w.startProcess(ctx, msg, meta, in.action)
+	defer span.End()
 	p := decode(in, limits{maxBytes: w.cfg.MaxCommandBytes, maxAhead: w.cfg.MaxDeadlineAhead})
 	if meta.NumDelivered == 1 {
 		w.m.CommandReceived(in.action)
@@ -116,7 +123,7 @@ func (w *Worker) Handle(ctx context.Context, msg jetstream.Msg) {
 	// WithLazy: under load the sampler drops most lines, so the fields are
 	// encoded only for a line that is written.
 	log := w.log.WithLazy(zap.String("command_id", p.commandID), zap.String("action", in.action))
-	h = &handling{w: w, msg: msg, meta: meta, p: p, log: log, token: uuid.NewString()}
+	h = &handling{w: w, msg: msg, meta: meta, p: p, log: log, token: uuid.NewString(), trace: tr}
 	if p.derived {
 		if err := w.confirmDerived(ctx, &in, p, meta); err != nil {
 			h.retryLater(ctx, "derive command id", err)
@@ -124,6 +131,7 @@ func (w *Worker) Handle(ctx context.Context, msg jetstream.Msg) {
 		}
 		h.log = w.log.WithLazy(zap.String("command_id", p.commandID), zap.String("action", in.action))
 	}
+	annotate(span, msg, p, in.action)
 	if p.reason != "" {
 		h.reject(ctx, in)
 		return

@@ -135,7 +135,7 @@ func serveSettings(ctx context.Context, v values, intake app.Intake, getenv func
 	if gc := gcPercent(getenv); gc != 0 {
 		logger.Info("garbage collector target", zap.Int("gogc", gc), zap.String("gomemlimit", getenv("GOMEMLIMIT")))
 	}
-	return app.Run(ctx, cfg, app.Options{Logger: logger, Intake: intake})
+	return app.Run(ctx, cfg, app.Options{Logger: logger, Intake: intake, Getenv: getenv})
 }
 
 // serviceGOGC is the service's garbage collector target when GOGC is not

@@ -220,7 +220,8 @@ func leakScenario(jmBearer bool) []struct{ id, action, body string } {
 // bearer, NATS with token auth — and no output carries a secret, a token
 // the simulator issued, a session cookie or a signer's e-mail address:
 // debug logs, run's errors, every event (headers too), /metrics, `status`
-// and `submit` output. The one exception is documented behaviour: a
+// and `submit` output, and every span exported over OTLP (names,
+// attributes, events, links, status). The one exception is documented behaviour: a
 // rejected event carries the raw command (data.rawCommand), which is what
 // the upstream sent, signer included.
 func TestSecretsNeverLeak(t *testing.T) {
@@ -252,14 +253,17 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}
 	e := &testEnv{t: t, natsURL: natsURL, sim: sim, nc: nc, js: js, events: map[string][]queue.Event{}, cond: make(chan struct{})}
 
+	spans := startSpanSink(t)
 	common := map[string]string{
-		"TXWORKER_NATS_TOKEN":      leakNATSToken,
-		"TXWORKER_PLATFORM_URL":    tap.srv.URL,
-		"TXWORKER_CLIENT_ID":       leakClientID,
-		"TXWORKER_CLIENT_SECRET":   leakClientSecret,
-		"TXWORKER_JM_URL":          tap.srv.URL,
-		"TXWORKER_MAX_ATTEMPTS":    "20",
-		"TXWORKER_REQUEST_TIMEOUT": "2s",
+		"OTEL_EXPORTER_OTLP_ENDPOINT": spans.srv.URL, // every span exported, checked below
+		"OTEL_TRACES_SAMPLER":         "always_on",
+		"TXWORKER_NATS_TOKEN":         leakNATSToken,
+		"TXWORKER_PLATFORM_URL":       tap.srv.URL,
+		"TXWORKER_CLIENT_ID":          leakClientID,
+		"TXWORKER_CLIENT_SECRET":      leakClientSecret,
+		"TXWORKER_JM_URL":             tap.srv.URL,
+		"TXWORKER_MAX_ATTEMPTS":       "20",
+		"TXWORKER_REQUEST_TIMEOUT":    "2s",
 	}
 	basic := merge(common, map[string]string{"TXWORKER_JM_USERNAME": leakJMUser, "TXWORKER_JM_PASSWORD": leakJMPassword})
 	bearer := merge(common, map[string]string{"TXWORKER_JM_USERNAME": "", "TXWORKER_JM_PASSWORD": "",
@@ -322,6 +326,11 @@ func TestSecretsNeverLeak(t *testing.T) {
 		}
 	}
 	outputs = append(outputs, rawEvents(t, js)...)
+	spanText, n := spans.text()
+	if n < 50 {
+		t.Errorf("only %d spans exported: the check of the spans would be weak", n)
+	}
+	outputs = append(outputs, output{"exported spans", spanText})
 
 	creds := tap.values()
 	if len(creds) < 5 {

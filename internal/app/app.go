@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/txworker/txworker/internal/telemetry"
 	"github.com/txworker/txworker/platform"
 	"github.com/txworker/txworker/poller"
 	"github.com/txworker/txworker/queue"
@@ -44,6 +45,12 @@ type Options struct {
 	// worker's place; the poller, the watch loop and the ops server run as
 	// always. Nil: the worker.
 	Intake Intake
+	// Tracing makes the replica's spans; the caller shuts it down. Nil: one
+	// from the OTEL_* variables read through Getenv (off when none is set),
+	// shut down with the replica.
+	Tracing *telemetry.Provider
+	// Getenv reads the OTEL_* variables when Tracing is nil; nil: os.Getenv.
+	Getenv func(string) string
 }
 
 // Intake builds a loop that takes commands from the bus. Start calls it

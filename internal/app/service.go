@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/txworker/txworker/internal/backoff"
+	"github.com/txworker/txworker/internal/telemetry"
 	"github.com/txworker/txworker/metrics"
 	"github.com/txworker/txworker/platform"
 	"github.com/txworker/txworker/poller"
@@ -25,15 +26,17 @@ import (
 // Service is one running replica: bus, clients, worker, poller and the ops
 // HTTP server. Start makes one; Shutdown ends it.
 type Service struct {
-	cfg    Config
-	log    *zap.Logger
-	reg    *prometheus.Registry
-	m      *metrics.Metrics
-	bus    *queue.Bus
-	cs     *platform.Corastone
-	srv    *metrics.Server
-	cancel context.CancelFunc // stops intake
-	wg     sync.WaitGroup
+	cfg         Config
+	log         *zap.Logger
+	reg         *prometheus.Registry
+	m           *metrics.Metrics
+	bus         *queue.Bus
+	cs          *platform.Corastone
+	srv         *metrics.Server
+	tracing     *telemetry.Provider
+	ownsTracing bool               // tracing was built here: Shutdown stops it
+	cancel      context.CancelFunc // stops intake
+	wg          sync.WaitGroup
 
 	running sync.Map // loop name → struct{}, while it runs
 
@@ -76,8 +79,15 @@ func Start(ctx context.Context, cfg Config, o Options) (*Service, error) {
 		if s.bus != nil {
 			_ = s.bus.Drain()
 		}
+		if s.ownsTracing {
+			_ = s.tracing.Shutdown(sctx)
+		}
 		return nil, err
 	}
+	if err := s.startTracing(ctx, o); err != nil {
+		return fail(err)
+	}
+	cfg = withTracing(cfg, s.tracing.TracerProvider())
 	// Reaching NATS and provisioning share one start-up budget; /readyz
 	// answers 503 meanwhile.
 	budget := cfg.Queue.StartTimeout
@@ -86,7 +96,7 @@ func Start(ctx context.Context, cfg Config, o Options) (*Service, error) {
 	}
 	startCtx, cancelStart := context.WithTimeout(ctx, budget)
 	defer cancelStart()
-	logger.Info("connecting", zap.String("http_addr", s.srv.Addr()), zap.Duration("start_timeout", budget))
+	logger.Info("connecting", zap.String("http_addr", s.srv.Addr()), zap.Duration("start_timeout", budget), zap.Stringer("traces", s.tracing))
 	bus, err := queue.Connect(startCtx, cfg.Queue, logger)
 	if err != nil {
 		return fail(fmt.Errorf("connect to NATS: %w", err))
@@ -248,6 +258,11 @@ func (s *Service) Shutdown(budget time.Duration) error {
 	}
 	if err := s.srv.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("ops server: %w", err))
+	}
+	if s.ownsTracing {
+		if err := s.tracing.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("export the last spans: %w", err))
+		}
 	}
 	_ = s.log.Sync()
 	return errors.Join(errs...)

@@ -44,6 +44,7 @@ type Options struct {
 	profileDir   string // CPU profiles (and a trace) of each run go here
 	profileSecs  int
 	profileTrace time.Duration
+	traces       float64 // -traces: sampling ratio of the exported traces; 0: tracing off
 	out          io.Writer
 }
 
@@ -94,6 +95,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.profileDir, "profile", "", "write CPU profiles of the worker (TXWORKER_PPROF) and of this process (NATS, simulator, driver) to this directory, over the first -profile-seconds of each run")
 	fs.IntVar(&o.profileSecs, "profile-seconds", 10, "length of the -profile CPU profiles (1 to 25)")
 	fs.DurationVar(&o.profileTrace, "profile-trace", 0, "with -profile: also an execution trace of the worker this long (at most 25s)")
+	fs.Float64Var(&o.traces, "traces", 0, "export the workers' traces at this sampling ratio (e.g. 0.1) over OTLP/HTTP to an in-process receiver (OTEL_* set for the workers); 0: tracing off")
 }
 
 // Validate resolves -scenario into the scenarios to run and checks every
@@ -134,6 +136,9 @@ func (o *Options) Validate() error {
 		} else if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
 			add("-profile: %v", err)
 		}
+	}
+	if o.traces < 0 || o.traces > 1 {
+		add("-traces must be a sampling ratio from 0 (off) to 1")
 	}
 	if o.naive && o.compare {
 		add("-naive and -compare exclude each other")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -93,6 +94,15 @@ func runScenario(ctx context.Context, o Options, name string, naive bool) (*load
 	}
 	if o.profileDir != "" {
 		env["TXWORKER_PPROF"] = "true"
+	}
+	var spans *spanReceiver
+	if o.traces > 0 {
+		var err error
+		if spans, err = startSpanReceiver(); err != nil {
+			return nil, err
+		}
+		defer spans.close()
+		maps.Copy(env, spans.env(o.traces))
 	}
 	mode := modeName(naive)
 	rc := rig.Config{Binary: o.binary, KeepDir: o.keep, Sim: s.sim, Env: env}
@@ -184,6 +194,9 @@ func runScenario(ctx context.Context, o Options, name string, naive bool) (*load
 			res.notes = append(res.notes, fmt.Sprintf("%s shutdown: %v", p.Name, err))
 		}
 		tcancel()
+	}
+	if spans != nil { // after Term: the workers have exported their last spans
+		res.notes = append(res.notes, spans.describe(o.traces))
 	}
 	return res, nil
 }

@@ -56,23 +56,25 @@ func demoCommands(sim *platformtest.Simulator) []demoCommand {
 
 // runDemo publishes the examples, prints every event as it arrives, and
 // returns nil when each command ended with the expected outcome.
-func runDemo(ctx context.Context, natsURL, prefix string, sim *platformtest.Simulator, s *app.Service, timeout time.Duration, out io.Writer) error {
+// It also returns each command's trace as its events carry it (the
+// traceparent of its first event), in publishing order.
+func runDemo(ctx context.Context, natsURL, prefix string, sim *platformtest.Simulator, s *app.Service, timeout time.Duration, out io.Writer) (traces []commandTrace, err error) {
 	if err := s.WaitReady(ctx, 30*time.Second); err != nil {
-		return err
+		return traces, err
 	}
 	nc, err := nats.Connect(natsURL, nats.Name("txworker-demo"))
 	if err != nil {
-		return fmt.Errorf("connect: %w", err)
+		return nil, fmt.Errorf("connect: %w", err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
-		return err
+		return traces, err
 	}
 	events := make(chan *nats.Msg, 64)
 	sub, err := nc.ChanSubscribe(prefix+".evt.>", events)
 	if err != nil {
-		return fmt.Errorf("subscribe: %w", err)
+		return nil, fmt.Errorf("subscribe: %w", err)
 	}
 	defer sub.Unsubscribe()
 
@@ -100,25 +102,26 @@ func runDemo(ctx context.Context, natsURL, prefix string, sim *platformtest.Simu
 		return nil
 	}
 	if err := publish(); err != nil {
-		return err
+		return traces, err
 	}
 	deadline := time.After(timeout)
 	for len(settled) < len(cmds) {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return traces, ctx.Err()
 		case <-deadline:
-			return fmt.Errorf("demo: only %d of %d commands ended within %s", len(settled), len(cmds), timeout)
+			return traces, fmt.Errorf("demo: only %d of %d commands ended within %s", len(settled), len(cmds), timeout)
 		case m := <-events:
 			var ev queue.Event
 			if err := json.Unmarshal(m.Data, &ev); err != nil {
-				return fmt.Errorf("demo: undecodable event on %s: %w", m.Subject, err)
+				return traces, fmt.Errorf("demo: undecodable event on %s: %w", m.Subject, err)
 			}
 			printEvent(out, ev, sim)
+			traces = noteTrace(traces, ev.Data.CommandID, m.Header.Get(queue.TraceParentHeader))
 			if ev.Data.Outcome != "accepted" {
 				settled[ev.Data.CommandID] = ev.Data.Outcome
 				if err := publish(); err != nil {
-					return err
+					return traces, err
 				}
 			}
 		}
@@ -131,10 +134,10 @@ func runDemo(ctx context.Context, natsURL, prefix string, sim *platformtest.Simu
 		}
 	}
 	if len(wrong) > 0 {
-		return fmt.Errorf("demo: %s", strings.Join(wrong, "; "))
+		return traces, fmt.Errorf("demo: %s", strings.Join(wrong, "; "))
 	}
 	fmt.Fprintf(out, "\ndemo: all %d example commands ended as expected\n", len(cmds))
-	return nil
+	return traces, nil
 }
 
 func demoID(body string) string {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/txworker/txworker/internal/app"
 	"github.com/txworker/txworker/internal/natstest"
+	"github.com/txworker/txworker/internal/telemetry"
 	"github.com/txworker/txworker/platform/platformtest"
 )
 
@@ -36,6 +37,7 @@ type Options struct {
 	HTTPAddr    string        // the ops server's address; port 0: any free port
 	LogFile     string        // the worker's JSON logs; "": a file in the temporary directory
 	DemoTimeout time.Duration // how long Demo waits for every example to end
+	Traces      bool          // record every span in process and print each command's trace as a tree
 }
 
 // RegisterFlags adds the sandbox's flags to fs, with their defaults.
@@ -45,6 +47,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.HTTPAddr, "http-addr", "127.0.0.1:8080", "address of /metrics, /healthz, /readyz (port 0: any free port)")
 	fs.StringVar(&o.LogFile, "log-file", "", "write the worker's JSON logs here (default: a file in the temporary directory)")
 	fs.DurationVar(&o.DemoTimeout, "demo-timeout", 2*time.Minute, "how long -demo waits for every example to end")
+	fs.BoolVar(&o.Traces, "traces", false, "record the OpenTelemetry spans in process and print the trace of each command as a tree (with -demo: after the demo; else at exit)")
 }
 
 // Resolve turns a replica's environment (TXWORKER_* variables) into its
@@ -123,20 +126,37 @@ func Run(ctx context.Context, o Options, resolve Resolve, getenv func(string) st
 	if err != nil {
 		return err
 	}
-	s, err := app.Start(ctx, cfg, app.Options{Logger: logger})
+	aopts := app.Options{Logger: logger, Getenv: func(string) string { return "" }} // no OTEL_* export from the sandbox
+	var rec *telemetry.Recorder
+	if o.Traces {
+		var prov *telemetry.Provider
+		if prov, rec, err = telemetry.NewRecorder(ctx); err != nil {
+			return err
+		}
+		defer prov.Shutdown(context.WithoutCancel(ctx))
+		aopts.Tracing = prov
+	}
+	s, err := app.Start(ctx, cfg, aopts)
 	if err != nil {
 		return err
 	}
 	fmt.Fprint(stdout, banner(ns.URL(), sim.URL(), s.Addr(), logPath))
 	if o.Demo {
-		derr := runDemo(ctx, ns.URL(), cfg.Queue.Prefix, sim, s, o.DemoTimeout, stdout)
-		serr := s.Shutdown(cfg.ShutdownTimeout)
+		traces, derr := runDemo(ctx, ns.URL(), cfg.Queue.Prefix, sim, s, o.DemoTimeout, stdout)
+		serr := s.Shutdown(cfg.ShutdownTimeout) // every span has ended once it returns
+		if rec != nil {
+			printTraces(stdout, rec, traces)
+		}
 		return errors.Join(derr, serr)
 	}
 	fmt.Fprintln(stdout, "\nready; Ctrl-C stops the sandbox")
 	<-ctx.Done()
 	logger.Info("sandbox stopping", zap.String("reason", "signal"))
-	return s.Shutdown(cfg.ShutdownTimeout)
+	err = s.Shutdown(cfg.ShutdownTimeout)
+	if rec != nil {
+		printTraces(stdout, rec, nil)
+	}
+	return err
 }
 
 // banner is what the sandbox prints once it runs. Its publishing
