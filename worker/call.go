@@ -120,7 +120,14 @@ func (h *handling) lookup(ctx context.Context, cl *queue.Claim) bool {
 		// state "calling" and the pause would never open. One the client
 		// held (a Retry-After of the Transactions API) asked nothing.
 		var pe *platform.Error
-		if !errors.Is(err, platform.ErrHeld) && (!errors.As(err, &pe) || pe.Verdict == platform.Transient) {
+		if errors.Is(err, platform.ErrHeld) {
+			// Held by the client (a Retry-After of the Transactions API):
+			// nothing was asked, so it is no look-up of the budget.
+			cl.Lookups--
+			h.retry(ctx, cl, "lookup", err)
+			return true
+		}
+		if !errors.As(err, &pe) || pe.Verdict == platform.Transient {
 			w.breaker.failure(h.p.action.Platform)
 		}
 		if cl.Lookups >= w.cfg.MaxAttempts {
@@ -158,9 +165,18 @@ func (h *handling) failed(ctx context.Context, cl *queue.Claim, err error, platf
 	w := h.w
 	var pe *platform.Error
 	if !errors.As(err, &pe) || pe.Verdict == platform.Transient {
-		if !errors.Is(err, platform.ErrHeld) { // held by the client (a Retry-After): nothing was sent
-			w.breaker.failure(h.p.action.Platform)
+		if errors.Is(err, platform.ErrHeld) {
+			// Held by the client (a Retry-After or a 429/503 back-off of
+			// that API): nothing was sent, so it is no attempt of the
+			// budget and no fault of the platform; it comes back when the
+			// hold is over (retry honours its RetryAfter), and a deadline
+			// inside the hold still ends it on time.
+			cl.Attempts--
+			cl.LeaseUntil = time.Time{}
+			h.retry(ctx, cl, "action", err)
+			return
 		}
+		w.breaker.failure(h.p.action.Platform)
 		budget := w.cfg.MaxAttempts
 		if pe != nil && pe.HTTPStatus == 500 {
 			budget = w.cfg.Max500Attempts
@@ -263,13 +279,15 @@ func (h *handling) timedOut(ctx context.Context, cl *queue.Claim) {
 	if cl.Attempts > 0 {
 		info.Message = fmt.Sprintf("the deadline passed before the action could be sent again (%d attempts, %d look-ups)",
 			cl.Attempts, cl.Lookups)
-		if last := cl.Error; last != nil {
-			if last.Code != "" {
-				info.Code = last.Code
-			}
-			info.HTTPStatus = last.HTTPStatus
-			info.Message = clip(info.Message+"; last fault: "+last.Message, 500)
+	}
+	// The last fault, also when it sent nothing (a request the client held
+	// after a Retry-After of its API).
+	if last := cl.Error; last != nil {
+		if last.Code != "" {
+			info.Code = last.Code
 		}
+		info.HTTPStatus = last.HTTPStatus
+		info.Message = clip(info.Message+"; last fault: "+last.Message, 500)
 	}
 	h.log.Info("deadline passed; not sending", zap.Int("attempts", cl.Attempts), zap.Time("deadline", cl.Deadline))
 	h.settle(ctx, cl, queue.Result{Outcome: "timed_out", Error: info})

@@ -63,3 +63,24 @@ func TestHeldByTheClient(t *testing.T) {
 		}
 	})
 }
+
+// TestHeldIsNoAttempt: a request the client held sent nothing, so it spends
+// nothing of the retry budget: with a budget of 2, three holds and then an
+// answer still end in the platform's answer, not RETRIES_EXHAUSTED.
+func TestHeldIsNoAttempt(t *testing.T) {
+	r := newRig(t, Config{MaxAttempts: 2})
+	r.cs.answer = func(n int, _ string) (platform.Accepted, error) {
+		if n <= 3 {
+			return platform.Accepted{}, held(time.Second)
+		}
+		return platform.Accepted{OrchestrationID: "o-1"}, nil
+	}
+	what, _ := r.run(r.msg("cancel-offering", offering("c", "")), 20)
+	evs := r.bus.eventsOf("c")
+	if len(evs) != 1 || evs[0].Data.Outcome != "accepted" {
+		t.Fatalf("%s, events %+v: want accepted after three holds", what, evs)
+	}
+	if cl := r.bus.claim("c"); cl == nil || cl.Attempts != 1 {
+		t.Errorf("claim %+v: want 1 attempt (the one sent)", cl)
+	}
+}
