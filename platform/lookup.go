@@ -2,6 +2,7 @@ package platform
 
 import (
 	"context"
+	"errors"
 	"regexp"
 	"slices"
 )
@@ -74,3 +75,68 @@ var emailLike = regexp.MustCompile(`[^\s"'<>(),;:@\[\]]+@[^\s"'<>(),;:@\[\]]+\.[
 // echoed in an error message) with Redacted: tools that show platform
 // answers to people pass them through it.
 func RedactEmails(s string) string { return emailLike.ReplaceAllString(s, Redacted) }
+
+// Report is what the platform knows now of one command's work, as the tools
+// show it (`txworker status -platform`): typed fields only, which hold no
+// e-mail address, and an error text without secrets or e-mail addresses.
+type Report struct {
+	Platform      string         `json:"platform"`
+	Asked         bool           `json:"asked"`           // false: not configured, nothing sent
+	Error         string         `json:"error,omitempty"` // the look-up failed, or was not made
+	Found         bool           `json:"found"`
+	Orchestration *Orchestration `json:"orchestration,omitempty"` // Corastone
+	Steps         []Transaction  `json:"steps,omitempty"`         // Corastone, in execution order
+	StepsDone     int            `json:"stepsDone,omitempty"`
+	FormStatus    string         `json:"formStatus,omitempty"` // Journey Manager
+}
+
+// Inspect asks the platform of action what it knows now: the orchestration
+// (by orchestrationID, else processID) and its steps on Corastone, the
+// transaction of submitKey on Journey Manager (jm nil: not configured). It
+// returns nil when there is nothing to ask (an unknown action, no id). The
+// clients are built from the configurations for this one look-up.
+func Inspect(ctx context.Context, cs CorastoneConfig, jm *JMConfig, action, orchestrationID, processID, submitKey string) *Report {
+	a, known := LookupAction(action)
+	switch {
+	case !known:
+		return nil
+	case a.Platform == JourneyManager && submitKey == "":
+		return nil
+	case a.Platform == JourneyManager && jm == nil:
+		return &Report{Platform: a.Platform, Error: "not asked: Journey Manager is not configured (TXWORKER_JM_URL)"}
+	case a.Platform == JourneyManager:
+		r := &Report{Platform: a.Platform, Asked: true}
+		c, err := NewJM(*jm, nil, nil)
+		var txn Txn
+		if err == nil {
+			txn, err = c.Query(ctx, submitKey)
+		}
+		var e *Error
+		if errors.As(err, &e) && e.Code == "txnNotFound" {
+			return r
+		}
+		r.Found, r.FormStatus = err == nil, txn.FormStatus
+		return r.failed(err)
+	case orchestrationID == "" && processID == "":
+		return nil
+	}
+	r := &Report{Platform: a.Platform, Asked: true}
+	c, err := NewCorastone(cs, nil, nil)
+	var p Progress
+	if err == nil {
+		p, err = c.Progress(ctx, orchestrationID, processID)
+	}
+	r.Found, r.Steps = p.Found, p.Steps
+	r.StepsDone, _ = p.Done()
+	if p.Orchestration.OrchestrationID != "" {
+		r.Orchestration = &p.Orchestration
+	}
+	return r.failed(err)
+}
+
+func (r *Report) failed(err error) *Report {
+	if err != nil {
+		*r = Report{Platform: r.Platform, Asked: true, Error: RedactEmails(err.Error())}
+	}
+	return r
+}

@@ -79,3 +79,54 @@ func TestRedactEmails(t *testing.T) {
 		}
 	}
 }
+
+// Inspect asks the platform of the action, says when it cannot, and asks
+// nothing when there is nothing to look up.
+func TestInspect(t *testing.T) {
+	sim := startSim(t, platformtest.Config{Seed: 1})
+	cs := simCorastoneConfig(sim)
+	jm := &platform.JMConfig{BaseURL: sim.URL(), Username: "jm-user", Password: "jm-pass", UserAgent: simUA}
+	ctx := context.Background()
+	c := simCorastone(t, cs)
+	pid := uuid.NewString()
+	if _, err := c.Execute(ctx, parse(t, "cancel-offering", `{"securityId":"USS3JKS02I00"}`), pid); err != nil {
+		t.Fatal(err)
+	}
+	wrong := cs
+	wrong.ClientSecret = "not-the-secret"
+	tests := []struct {
+		name                    string
+		cs                      platform.CorastoneConfig
+		jm                      *platform.JMConfig
+		action, orch, pid, key  string
+		nilReport, asked, found bool
+		errHas, formStatus      string
+	}{
+		{"unknown action", cs, jm, "nuke", pid, "", "", true, false, false, "", ""},
+		{"no ids", cs, jm, "cancel-offering", "", "", "", true, false, false, "", ""},
+		{"orchestration", cs, jm, "cancel-offering", pid, "", "", false, true, true, "", ""},
+		{"by processId", cs, jm, "cancel-offering", "", pid, "", false, true, true, "", ""},
+		{"refused credentials", wrong, jm, "cancel-offering", pid, "", "", false, true, false, "token", ""},
+		{"jm", cs, jm, "cancel-txn", "", "", "15d071280b92c867f86975b9cd2e8765", false, true, true, "", "Saved"},
+		{"jm unknown key", cs, jm, "cancel-txn", "", "", "ffd071280b92c867f86975b9cd2e8765", false, true, false, "", ""},
+		{"jm not configured", cs, nil, "cancel-txn", "", "", "15d071280b92c867f86975b9cd2e8765", false, false, false, "not asked", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := platform.Inspect(ctx, tc.cs, tc.jm, tc.action, tc.orch, tc.pid, tc.key)
+			if (r == nil) != tc.nilReport {
+				t.Fatalf("report %+v", r)
+			}
+			if r == nil {
+				return
+			}
+			if r.Asked != tc.asked || r.Found != tc.found || !strings.Contains(r.Error, tc.errHas) || (tc.errHas == "") != (r.Error == "") ||
+				!strings.EqualFold(r.FormStatus, tc.formStatus) || strings.Contains(r.Error, "not-the-secret") {
+				t.Errorf("report %+v", r)
+			}
+			if tc.found && tc.action != "cancel-txn" && (r.Orchestration == nil || len(r.Steps) == 0) {
+				t.Errorf("no orchestration or steps: %+v", r)
+			}
+		})
+	}
+}

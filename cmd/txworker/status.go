@@ -67,17 +67,8 @@ func viewOf(cl *queue.Claim) statusView {
 type platformStatusView struct {
 	Waiting string `json:"waiting"`
 	statusView
-	Platform *platformView `json:"platform,omitempty"`
-	Events   []eventView   `json:"events"`
-}
-
-type platformView struct {
-	Platform      string                  `json:"platform"`
-	Error         string                  `json:"error,omitempty"`
-	Found         bool                    `json:"found"`
-	Orchestration *platform.Orchestration `json:"orchestration,omitempty"`
-	Steps         []platform.Transaction  `json:"steps,omitempty"`
-	FormStatus    string                  `json:"formStatus,omitempty"` // Journey Manager
+	Platform *platform.Report `json:"platform,omitempty"`
+	Events   []eventView      `json:"events"`
 }
 
 type eventView struct {
@@ -147,62 +138,17 @@ func cmdStatus(ctx context.Context, args []string, getenv func(string) string, s
 			}
 			view.Events = append(view.Events, e)
 		}
+		r := platform.Inspect(lctx, sc.Corastone, sc.JM, cl.Action, cl.OrchestrationID, cl.ProcessID, cl.Resource)
 		var pv queue.PlatformView
-		view.Platform, pv = askPlatform(lctx, sc, cl)
+		if view.Platform = r; r != nil && r.Asked {
+			pv = queue.PlatformView{Asked: true, Err: r.Error, Found: r.Found, Status: r.FormStatus, StepsDone: r.StepsDone, Steps: len(r.Steps)}
+			if o := r.Orchestration; o != nil {
+				pv.ID, pv.Status, pv.Terminal = o.OrchestrationID, o.Status, o.Terminal()
+			}
+		}
 		view.Waiting = queue.Waiting(cl, events, pv, time.Now())
 		out, _ = json.MarshalIndent(view, "", "  ")
 	}
 	fmt.Fprintln(stdout, string(out))
 	return nil
-}
-
-// askPlatform asks the platform of cl's action what it knows now: the
-// orchestration and its steps (Corastone), the transaction's form status
-// (Journey Manager). Nothing is asked (nil) when the claim names nothing
-// to look up.
-func askPlatform(ctx context.Context, sc app.Config, cl *queue.Claim) (*platformView, queue.PlatformView) {
-	a, known := platform.LookupAction(cl.Action)
-	switch {
-	case !known:
-		return nil, queue.PlatformView{}
-	case a.Platform == platform.JourneyManager:
-		if sc.JM == nil || cl.Resource == "" {
-			return &platformView{Platform: a.Platform, Error: "not asked: TXWORKER_JM_URL is not set"}, queue.PlatformView{}
-		}
-		jm, err := platform.NewJM(*sc.JM, nil, nil)
-		var txn platform.Txn
-		if err == nil {
-			txn, err = jm.Query(ctx, cl.Resource)
-		}
-		var pe *platform.Error
-		if errors.As(err, &pe) && pe.Code == "txnNotFound" {
-			return &platformView{Platform: a.Platform}, queue.PlatformView{Asked: true}
-		}
-		pv := &platformView{Platform: a.Platform, Found: err == nil, FormStatus: txn.FormStatus}
-		return pv, lookedUp(pv, err, queue.PlatformView{Found: err == nil, Status: txn.FormStatus})
-	case cl.OrchestrationID == "" && cl.ProcessID == "":
-		return nil, queue.PlatformView{}
-	}
-	cs, err := platform.NewCorastone(sc.Corastone, nil, nil)
-	var p platform.Progress
-	if err == nil {
-		p, err = cs.Progress(ctx, cl.OrchestrationID, cl.ProcessID)
-	}
-	pv := &platformView{Platform: a.Platform, Found: p.Found, Steps: p.Steps}
-	if p.Orchestration.OrchestrationID != "" {
-		pv.Orchestration = &p.Orchestration
-	}
-	done, total := p.Done()
-	return pv, lookedUp(pv, err, queue.PlatformView{Found: p.Found, ID: p.Orchestration.OrchestrationID,
-		Status: p.Orchestration.Status, Terminal: p.Orchestration.Terminal(), StepsDone: done, Steps: total})
-}
-
-// lookedUp records a look-up's failure, its text without e-mail addresses.
-func lookedUp(pv *platformView, err error, q queue.PlatformView) queue.PlatformView {
-	q.Asked = true
-	if err != nil {
-		pv.Error = platform.RedactEmails(err.Error())
-		return queue.PlatformView{Asked: true, Err: pv.Error}
-	}
-	return q
 }
