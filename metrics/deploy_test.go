@@ -199,6 +199,9 @@ func TestAlertsAreAnnotatedAndTested(t *testing.T) {
 		if !tested[name] {
 			t.Errorf("%s: no promtool unit test in which it fires", name)
 		}
+		if !runbookNamesCommand(string(readme), name) {
+			t.Errorf("%s: its runbook in deploy/README.md has no **Run:** line naming a command (txworker list|status, nats, kubectl)", name)
+		}
 	}
 	sort.Strings(alerts)
 	for _, want := range []string{"TxworkerCommandsPilingUp", "TxworkerCommandsTimedOut", "TxworkerDependencyMissing", "TxworkerFailureRatioHigh",
@@ -207,6 +210,23 @@ func TestAlertsAreAnnotatedAndTested(t *testing.T) {
 			t.Errorf("no alert %s", want)
 		}
 	}
+}
+
+// runCommand is a runbook's **Run:** line: the first command to run, a
+// txworker, nats or kubectl command in a code span.
+var runCommand = regexp.MustCompile("(?m)^\\*\\*Run:\\*\\* `(txworker (list|status) |nats |kubectl )")
+
+// runbookNamesCommand reports whether the section "### alert" of the README
+// (up to the next heading) has a **Run:** line.
+func runbookNamesCommand(readme, alert string) bool {
+	_, section, ok := strings.Cut(readme, "\n### "+alert+"\n")
+	if !ok {
+		return false
+	}
+	if i := strings.Index(section, "\n#"); i >= 0 {
+		section = section[:i]
+	}
+	return runCommand.MatchString(section)
 }
 
 // githubAnchor is the anchor GitHub gives a Markdown heading.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -138,6 +139,18 @@ func TestNATSPermissions(t *testing.T) {
 	}
 	if _, err := pkv.Get(ctx, "Y21kLTE"); err != nil {
 		t.Errorf("producer: read claim: %v", err)
+	}
+	// … and lists the claims (txworker list: queue.Claims.Scan's consumer).
+	lc, err := prod.CreateConsumer(ctx, "KV_TXWORKER_STATE", jetstream.ConsumerConfig{DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy,
+		AckPolicy: jetstream.AckNonePolicy, FilterSubject: "$KV.TXWORKER_STATE.>", MemoryStorage: true})
+	if err != nil {
+		t.Fatalf("producer: list claims: %v", err)
+	}
+	if m := fetchOne(ctx, t, lc); !strings.HasPrefix(m.Subject(), "$KV.TXWORKER_STATE.") {
+		t.Errorf("producer: listed %s", m.Subject())
+	}
+	if err := prod.DeleteConsumer(ctx, "KV_TXWORKER_STATE", lc.CachedInfo().Name); err != nil {
+		t.Errorf("producer: end the listing: %v", err)
 	}
 
 	// Everything else is refused.

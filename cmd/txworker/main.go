@@ -3,7 +3,8 @@
 //	txworker run                      the service (configuration from TXWORKER_* or flags)
 //	txworker sandbox [-demo]          NATS, the platform simulator and the worker on loopback
 //	txworker submit ACTION [FILE|-]   publish one command; -wait prints its terminal event
-//	txworker status COMMAND_ID        what the worker knows of one command
+//	txworker list [-state S]          the commands not yet terminal (or in state S), oldest first
+//	txworker status COMMAND_ID        what the worker knows of one command (-platform: and the platform)
 //
 // main only wires signals to run; everything else is testable through run.
 package main

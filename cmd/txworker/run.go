@@ -21,7 +21,8 @@ commands:
   run                       run the service (configuration: TXWORKER_* variables or flags; run -h)
   sandbox [-demo]           NATS, the platform simulator and the worker on loopback, no set-up
   submit ACTION [FILE|-]    publish one command; -wait prints its terminal event
-  status COMMAND_ID         what the worker knows of one command
+  list [-state S …]         the commands not yet terminal (or in state S), oldest first
+  status COMMAND_ID         what the worker knows of one command; -platform: and the platform, and what it waits for
   load [-scenario …]        load scenarios against the simulator with the worker as its own process
   chaos [-count N …]        reliability soak: replicas killed, NATS restarted, platform faults; checks SPEC §8
   version                   print the version
@@ -59,6 +60,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return cmdSandbox(ctx, rest, getenv, stdout)
 	case "submit":
 		return cmdSubmit(ctx, rest, getenv, stdout)
+	case "list":
+		return cmdList(ctx, rest, getenv, stdout)
 	case "status":
 		return cmdStatus(ctx, rest, getenv, stdout)
 	case "load":

@@ -312,6 +312,19 @@ func TestSecretsNeverLeak(t *testing.T) {
 			}
 			outputs = append(outputs, output{"status " + c.id, out.String() + errText(err)})
 		}
+		for _, c := range scenario { // asks the platform through the tap, reads the events
+			var out bytes.Buffer
+			err := run(context.Background(), []string{"status", c.id, "-platform"}, e.env(cfg), &out)
+			if err != nil {
+				t.Errorf("status %s -platform: %v", c.id, err)
+			}
+			outputs = append(outputs, output{"status -platform " + c.id, out.String() + errText(err)})
+		}
+		for _, o := range []string{"table", "json"} {
+			var out bytes.Buffer
+			err := run(context.Background(), []string{"list", "-state", "terminal", "-o", o}, clientEnv, &out)
+			outputs = append(outputs, output{"list -o " + o, out.String() + errText(err)})
+		}
 		if i == 0 {
 			outputs = append(outputs, submitOutputs(t, clientEnv)...)
 		}

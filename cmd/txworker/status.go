@@ -7,8 +7,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"time"
 
+	"github.com/txworker/txworker/internal/app"
+	"github.com/txworker/txworker/platform"
 	"github.com/txworker/txworker/queue"
 )
 
@@ -43,10 +47,49 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
-// cmdStatus is `txworker status COMMAND_ID`.
+// viewOf is the status view of a claim.
+func viewOf(cl *queue.Claim) statusView {
+	return statusView{
+		CommandID: cl.CommandID, Action: cl.Action, ProcessID: cl.ProcessID, OrchestrationID: cl.OrchestrationID,
+		Resource: cl.Resource, State: string(cl.State), Outcome: cl.Outcome, PlatformStatus: cl.PlatformStatus,
+		FailedProcessID: cl.FailedProcessID, Error: cl.Error, Problems: cl.Problems, Attempts: cl.Attempts,
+		Lookups: cl.Lookups, Polls: cl.Polls, EventPublished: cl.Published,
+		ReceivedAt: timePtr(cl.ReceivedAt), AcceptedAt: timePtr(cl.AcceptedAt), SettledAt: timePtr(cl.SettledAt),
+		Deadline: timePtr(cl.Deadline),
+	}
+}
+
+// platformStatusView is what `txworker status -platform` prints: the
+// status view with, first, the one line of what the command waits for, and
+// what the platform and the events stream hold of it. Events are shown
+// without their data's raw command (it may hold e-mail addresses); the
+// platform's answer is shown as its typed fields, which hold none.
+type platformStatusView struct {
+	Waiting string `json:"waiting"`
+	statusView
+	Platform *platform.Report `json:"platform,omitempty"`
+	Events   []eventView      `json:"events"`
+}
+
+type eventView struct {
+	ID             string    `json:"id"`
+	Type           string    `json:"type"`
+	Time           time.Time `json:"time"`
+	Outcome        string    `json:"outcome"`
+	PlatformStatus string    `json:"platformStatus,omitempty"`
+	ErrorCode      string    `json:"errorCode,omitempty"`
+}
+
+// platformFlags are the settings `status -platform` asks the platform with.
+var platformFlags = []string{"platform-url", "token-url", "client-id", "client-secret", "jm-url", "jm-username", "jm-password",
+	"jm-token-url", "jm-client-id", "jm-client-secret", "user-agent", "allow-insecure-http", "request-timeout"}
+
+// cmdStatus is `txworker status COMMAND_ID [-platform]`.
 func cmdStatus(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := newFlagSet("status", stdout)
-	v := register(fs, getenv, busFlags...)
+	ask := fs.Bool("platform", false, "also ask the platform (settings as for run) and read the command's events; print what it waits for")
+	timeout := fs.Duration("timeout", 30*time.Second, "how long -platform's look-ups may take")
+	v := register(fs, getenv, append(slices.Clone(busFlags), platformFlags...)...)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -55,7 +98,15 @@ func cmdStatus(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	if len(pos) != 1 {
-		return &usageError{msg: "usage: txworker status COMMAND_ID"}
+		return &usageError{msg: "usage: txworker status COMMAND_ID [-platform]"}
+	}
+	var sc app.Config
+	if *ask {
+		full := register(flag.NewFlagSet("", flag.ContinueOnError), getenv) // the other settings, as run reads them
+		maps.Copy(full, v)
+		if sc, err = resolve(full); err != nil {
+			return &usageError{msg: "status -platform asks the platform with the settings of txworker run; " + err.Error()}
+		}
 	}
 	bus, err := connectClient(ctx, v)
 	if err != nil {
@@ -69,15 +120,35 @@ func cmdStatus(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return fmt.Errorf("read state: %w", err)
 	}
-	view := statusView{
-		CommandID: cl.CommandID, Action: cl.Action, ProcessID: cl.ProcessID, OrchestrationID: cl.OrchestrationID,
-		Resource: cl.Resource, State: string(cl.State), Outcome: cl.Outcome, PlatformStatus: cl.PlatformStatus,
-		FailedProcessID: cl.FailedProcessID, Error: cl.Error, Problems: cl.Problems, Attempts: cl.Attempts,
-		Lookups: cl.Lookups, Polls: cl.Polls, EventPublished: cl.Published,
-		ReceivedAt: timePtr(cl.ReceivedAt), AcceptedAt: timePtr(cl.AcceptedAt), SettledAt: timePtr(cl.SettledAt),
-		Deadline: timePtr(cl.Deadline),
+	var out []byte
+	if !*ask {
+		out, _ = json.MarshalIndent(viewOf(cl), "", "  ")
+	} else {
+		lctx, cancel := context.WithTimeout(ctx, *timeout)
+		defer cancel()
+		view := platformStatusView{statusView: viewOf(cl), Events: []eventView{}}
+		events, err := bus.CommandEvents(lctx, eventAction(cl.Action), cl.CommandID, cl.ReceivedAt)
+		if err != nil {
+			return err
+		}
+		for _, ev := range events {
+			e := eventView{ID: ev.ID, Type: ev.Type, Time: ev.Time, Outcome: ev.Data.Outcome, PlatformStatus: ev.Data.PlatformStatus}
+			if ev.Data.Error != nil {
+				e.ErrorCode = ev.Data.Error.Code
+			}
+			view.Events = append(view.Events, e)
+		}
+		r := platform.Inspect(lctx, sc.Corastone, sc.JM, cl.Action, cl.OrchestrationID, cl.ProcessID, cl.Resource)
+		var pv queue.PlatformView
+		if view.Platform = r; r != nil && r.Asked {
+			pv = queue.PlatformView{Asked: true, Err: r.Error, Found: r.Found, Status: r.FormStatus, StepsDone: r.StepsDone, Steps: len(r.Steps)}
+			if o := r.Orchestration; o != nil {
+				pv.ID, pv.Status, pv.Terminal = o.OrchestrationID, o.Status, o.Terminal()
+			}
+		}
+		view.Waiting = queue.Waiting(cl, events, pv, time.Now())
+		out, _ = json.MarshalIndent(view, "", "  ")
 	}
-	out, _ := json.MarshalIndent(view, "", "  ")
 	fmt.Fprintln(stdout, string(out))
 	return nil
 }
