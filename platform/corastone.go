@@ -50,6 +50,9 @@ type CorastoneConfig struct {
 	// (5m); negative values are refused.
 	MaxRetryAfter time.Duration
 	Transport     http.RoundTripper // optional (tests); redirects are never followed off BaseURL's host
+	// Sequencer enables Sequence (TXWORKER_TRACKING_HINTS=sequencer): only then does the token
+	// ask for readSequencer too.
+	Sequencer bool
 }
 
 // Validate names every problem of the configuration at once (errors.Join).
@@ -155,6 +158,9 @@ func NewCorastone(cfg CorastoneConfig, logger *zap.Logger, obs Observer) (*Coras
 		a, _ := LookupAction(name)
 		c.enabled[name] = true
 		scopes = append(scopes, a.Scope)
+	}
+	if cfg.Sequencer {
+		scopes = append(scopes, SequencerScope)
 	}
 	slices.Sort(scopes)
 	c.scopes = slices.Compact(scopes)
