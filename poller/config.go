@@ -48,6 +48,9 @@ type Config struct {
 	// Naive polls one orchestration per request at a fixed Interval without
 	// jitter: the baseline for benchmarks, never for production.
 	Naive bool
+	// Hints is set by Poller.EnableHints (TXWORKER_TRACKING_HINTS): every
+	// poll after the first waits hintsBackstopFactor × MaxInterval.
+	Hints bool
 }
 
 func (c Config) withDefaults() Config {
