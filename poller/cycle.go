@@ -39,7 +39,7 @@ func (p *Poller) cycle(ctx context.Context, msgs []jetstream.Msg) {
 	defer stopKeep()
 	items = p.refuseInvalid(work, items)
 	items = p.skipSettled(work, items) // hints mode: settled by a hint
-	var held time.Time // since when items are held past a fault
+	var held time.Time                 // since when items are held past a fault
 	for len(items) > 0 {
 		now := p.now()
 		if items = p.expire(work, items, now); len(items) == 0 {
