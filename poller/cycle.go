@@ -38,8 +38,8 @@ func (p *Poller) cycle(ctx context.Context, msgs []jetstream.Msg) {
 	stopKeep := p.keepAlive(items)
 	defer stopKeep()
 	items = p.refuseInvalid(work, items)
-	items = p.skipSettled(work, items) // hints mode: settled by a hint
-	var held time.Time                 // since when items are held past a fault
+	items = p.skipSettled(work, items)
+	var held time.Time // since when items are held past a fault
 	for len(items) > 0 {
 		now := p.now()
 		if items = p.expire(work, items, now); len(items) == 0 {
