@@ -41,6 +41,7 @@ type Worker struct {
 	m       *metrics.Metrics
 	breaker *breaker
 	now     func() time.Time
+	index   OrchestrationIndex // hints mode (IndexOrchestrations)
 }
 
 // New returns a Worker over bus and its claim store (for a *queue.Bus b:
