@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -39,7 +40,12 @@ func runChaos(ctx context.Context, o Options) (*chaosReport, error) {
 		AutoCreate: true, NoDedupe: true, LogSize: -1, Seed: o.seed,
 		StepDuration: [2]time.Duration{200 * time.Millisecond, time.Second},
 	}
-	r, err := rig.Start(ctx, rig.Config{Binary: o.binary, KeepDir: o.keep, Sim: sim, Env: chaosEnv})
+	env := maps.Clone(chaosEnv)
+	if o.hints != "" {
+		env["TXWORKER_TRACKING_HINTS"] = o.hints
+		sim.SequencerDrop, sim.SequencerDelay, sim.SequencerDuplicate, sim.SequencerReorder = 0.1, 0.1, 0.1, 0.1
+	}
+	r, err := rig.Start(ctx, rig.Config{Binary: o.binary, KeepDir: o.keep, Sim: sim, Env: env})
 	if err != nil {
 		return nil, err
 	}
