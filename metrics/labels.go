@@ -89,7 +89,7 @@ func endpointsOf(platform string) []string {
 	switch platform {
 	case "corastone":
 		return []string{"cancel-offering", "revert-to-active", "remove-service-provider", "reject-asset",
-			"orchestrations", "transactions", "token"}
+			"orchestrations", "transactions", "sequencer", "token"}
 	case "jm":
 		return []string{"cancel-txn", "jm-query", "token"}
 	}

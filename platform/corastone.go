@@ -54,6 +54,9 @@ type CorastoneConfig struct {
 	// TracerProvider makes a client span of every request (token fetches too); nil: none, and
 	// the transport is not wrapped.
 	TracerProvider trace.TracerProvider
+	// Sequencer enables Sequence (TXWORKER_TRACKING_HINTS=sequencer): only then does the token
+	// ask for readSequencer too.
+	Sequencer bool
 }
 
 // Validate names every problem of the configuration at once (errors.Join).
@@ -160,6 +163,9 @@ func NewCorastone(cfg CorastoneConfig, logger *zap.Logger, obs Observer) (*Coras
 		a, _ := LookupAction(name)
 		c.enabled[name] = true
 		scopes = append(scopes, a.Scope)
+	}
+	if cfg.Sequencer {
+		scopes = append(scopes, SequencerScope)
 	}
 	slices.Sort(scopes)
 	c.scopes = slices.Compact(scopes)

@@ -54,6 +54,9 @@ type Config struct {
 	Naive bool
 	// TracerProvider makes a span of every poll batch; nil: none, at no cost.
 	TracerProvider trace.TracerProvider
+	// Hints is set by Poller.EnableHints (TXWORKER_TRACKING_HINTS): every
+	// poll after the first waits hintsBackstopFactor × MaxInterval.
+	Hints bool
 }
 
 func (c Config) withDefaults() Config {

@@ -38,6 +38,7 @@ func (p *Poller) cycle(ctx context.Context, msgs []jetstream.Msg) {
 	stopKeep := p.keepAlive(items)
 	defer stopKeep()
 	items = p.refuseInvalid(work, items)
+	items = p.skipSettled(work, items)
 	var held time.Time // since when items are held past a fault
 	for len(items) > 0 {
 		now := p.now()

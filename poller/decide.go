@@ -211,6 +211,10 @@ func (c Config) pollDelay(age time.Duration, rand func(int64) int64) time.Durati
 	if c.Naive {
 		return c.Interval
 	}
+	if c.Hints {
+		d := hintsBackstopFactor * c.MaxInterval
+		return d - d/5 + time.Duration(rand(int64(d/5)+1))
+	}
 	n := 1
 	if age > 0 && c.BackoffAfter > 0 {
 		n += min(int(age/c.BackoffAfter), 16)

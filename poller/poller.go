@@ -62,6 +62,7 @@ type Poller struct {
 	log    *zap.Logger
 	m      *metrics.Metrics
 	gate   gate
+	index  Unindexer // hints mode: the orchestration index (EnableHints)
 
 	now  func() time.Time
 	rand func(n int64) int64 // uniform in [0, n)

@@ -73,6 +73,7 @@ func (p *Poller) settle(ctx context.Context, it *item, r queue.Result) error {
 			if received.IsZero() {
 				received = it.track.ReceivedAt
 			}
+			p.unindex(ctx, it.track.OrchestrationID)
 			p.m.TerminalTraced(p.exemplar(it.track.Trace), it.track.Action, stored.Outcome, p.now().Sub(received))
 			p.m.EventPublished(stored.Outcome)
 			p.log.Info("command ended", it.fields(

@@ -151,6 +151,7 @@ func (h *handling) hand(ctx context.Context, cl *queue.Claim) {
 	if !dup {
 		w.m.EventPublished("accepted")
 	}
+	h.indexForHints(ctx, cl)
 	err = w.bus.PublishTrack(ctx, queue.Track{
 		CommandID: cl.CommandID, Action: cl.Action, Fingerprint: cl.Fingerprint, ProcessID: cl.ProcessID,
 		OrchestrationID: cl.OrchestrationID, Resource: cl.Resource,

@@ -43,6 +43,7 @@ type Worker struct {
 	breaker *breaker
 	tracer  trace.Tracer // nil: no spans (Config.TracerProvider nil)
 	now     func() time.Time
+	index   OrchestrationIndex // hints mode (IndexOrchestrations)
 }
 
 // New returns a Worker over bus and its claim store (for a *queue.Bus b:

@@ -66,6 +66,7 @@ var settings = []setting{
 	{name: "poll-max-interval", def: "30s", help: "longest wait between polls"},
 	{name: "poll-backoff-after", def: "20s", help: "orchestrations younger than this are polled every poll interval; then the wait doubles per further period, up to the maximum"},
 	{name: "poll-naive", def: "false", help: "baseline for benchmarks: one orchestration per poll, fixed interval"},
+	{name: "tracking-hints", help: `tracking hints: "" (off: the id poller alone) or "sequencer" (tail Corastone's Sequencer; adds the readSequencer scope)`},
 	{name: "settle-timeout", def: "30m", help: "how long an orchestration is tracked without a deadline"},
 	{name: "event-source", def: "txworker", help: "CloudEvents source of the events"},
 	{name: "shutdown-timeout", def: "30s", help: "drain budget after SIGTERM"},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -117,6 +118,9 @@ func resolve(v values) (app.Config, error) {
 		BackoffAfter: v.duration("poll-backoff-after", &p),
 		Naive:        v.boolean("poll-naive", &p),
 		MaxPause:     sc.MaxRetryAfter,
+	}
+	if sc.TrackingHints = v.str("tracking-hints"); !slices.Contains(app.TrackingHintsValues(), sc.TrackingHints) {
+		p.add("TXWORKER_TRACKING_HINTS: %q is not \"\" or %q", sc.TrackingHints, app.HintsSequencer)
 	}
 	if sc.Poller.MaxInterval < sc.Poller.Interval {
 		p.add("TXWORKER_POLL_MAX_INTERVAL (%s) is shorter than TXWORKER_POLL_INTERVAL (%s)", sc.Poller.MaxInterval, sc.Poller.Interval)

@@ -31,6 +31,8 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// MaxRetryAfter caps every Retry-After this replica honours (SPEC §6).
 	MaxRetryAfter time.Duration
+	// TrackingHints is TXWORKER_TRACKING_HINTS: "" or HintsSequencer (hints.go).
+	TrackingHints string
 }
 
 // Options are what the caller injects into a replica. The zero value

@@ -64,6 +64,7 @@ func Start(ctx context.Context, cfg Config, o Options) (*Service, error) {
 	if reg == nil {
 		reg = metrics.NewRegistry()
 	}
+	cfg = withHints(cfg)
 	s := &Service{cfg: cfg, log: logger, reg: reg}
 	s.m = metrics.New(s.reg)
 	// The ops server comes first: /healthz answers while NATS is still
@@ -132,6 +133,7 @@ func Start(ctx context.Context, cfg Config, o Options) (*Service, error) {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	s.loop(runCtx, "worker", intake)
+	s.startHints(runCtx, w, p, bus)
 	s.loop(runCtx, "poller", p.Run)
 	s.loop(runCtx, "token", s.firstToken)
 	s.loop(runCtx, "watch", func(ctx context.Context) error {

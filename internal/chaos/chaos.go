@@ -37,6 +37,7 @@ type Options struct {
 	keep         bool
 	quiet        bool
 	binary       string // worker executable; "" → this one
+	hints        string // -hints: TXWORKER_TRACKING_HINTS of the replicas ("" or "sequencer")
 	out          io.Writer
 }
 
@@ -90,6 +91,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the run's directory (worker logs, NATS store) and print where")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines")
 	fs.StringVar(&o.binary, "binary", "", "worker executable (default: this program)")
+	fs.StringVar(&o.hints, "hints", "", `replicas' TXWORKER_TRACKING_HINTS: "" or "sequencer" (the simulator then also drops, delays, duplicates and reorders a share of its Sequencer entries)`)
 }
 
 // Run runs the soak, printing progress and the report to out (a time-based
@@ -117,6 +119,9 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 func (o Options) Validate() error {
 	var p []error
 	add := func(msg string) { p = append(p, errors.New(msg)) }
+	if o.hints != "" && o.hints != "sequencer" {
+		add(`-hints must be "" or "sequencer"`)
+	}
 	if o.count < 1 || o.replicas < 1 || o.rate <= 0 {
 		add("-count, -replicas and -rate must be positive")
 	}

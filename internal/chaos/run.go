@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -43,10 +44,15 @@ func runChaos(ctx context.Context, o Options) (*chaosReport, error) {
 		AutoCreate: true, NoDedupe: true, LogSize: -1, Seed: o.seed,
 		StepDuration: [2]time.Duration{200 * time.Millisecond, time.Second},
 	}
+	env := maps.Clone(chaosEnv)
+	if o.hints != "" {
+		env["TXWORKER_TRACKING_HINTS"] = o.hints
+		sim.SequencerDrop, sim.SequencerDelay, sim.SequencerDuplicate, sim.SequencerReorder = 0.1, 0.1, 0.1, 0.1
+	}
 	polls := newPollLog()
 	// On a cluster the replicas provision it themselves, started at the
 	// same moment, as a first rollout does.
-	r, err := rig.Start(ctx, rig.Config{Binary: o.binary, KeepDir: o.keep, Sim: sim, Env: chaosEnv,
+	r, err := rig.Start(ctx, rig.Config{Binary: o.binary, KeepDir: o.keep, Sim: sim, Env: env,
 		SimPerReplica: true, SimMiddleware: polls.middleware, NATSNodes: o.natsCluster, Fresh: o.natsCluster > 0})
 	if err != nil {
 		return nil, err

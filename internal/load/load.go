@@ -26,6 +26,7 @@ type Options struct {
 	rate         float64
 	inFlight     int
 	naive        bool
+	hints        string // -hints: "" or "sequencer": the id poller, then hints mode, in one run
 	compare      bool
 	pollInterval time.Duration
 	pollMax      time.Duration
@@ -78,6 +79,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.inFlight, "in-flight", 10, "trickle: commands in flight at once")
 	fs.BoolVar(&o.naive, "naive", false, "run the worker the naive way (TXWORKER_POLL_NAIVE=true: one orchestration per poll, fixed interval)")
 	fs.BoolVar(&o.compare, "compare", false, "run every scenario both ways and print the ratios")
+	fs.StringVar(&o.hints, "hints", "", `"sequencer": run every scenario with the id poller and then with TXWORKER_TRACKING_HINTS=sequencer, and print the ratios`)
 	fs.DurationVar(&o.pollInterval, "poll-interval", 2*time.Second, "worker TXWORKER_POLL_INTERVAL")
 	fs.DurationVar(&o.pollMax, "poll-max-interval", 30*time.Second, "worker TXWORKER_POLL_MAX_INTERVAL (naive mode polls at -poll-interval)")
 	fs.IntVar(&o.concurrency, "concurrency", 256, "worker TXWORKER_CONCURRENCY")
@@ -143,6 +145,15 @@ func (o *Options) Validate() error {
 	if o.naive && o.compare {
 		add("-naive and -compare exclude each other")
 	}
+	switch o.hints {
+	case "":
+	case "sequencer":
+		if o.naive || o.compare || o.reference != "" {
+			add("-hints excludes -naive, -compare and -reference")
+		}
+	default:
+		add(`-hints: %q is not "" or "sequencer"`, o.hints)
+	}
 	if o.reference != "" {
 		if !slices.Contains(ReferenceModes(), o.reference) {
 			add("-reference: %q is not %s", o.reference, strings.Join(ReferenceModes(), " or "))
@@ -165,22 +176,25 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 // and, with -compare, the ratios; it fails if any command did not end
 // exactly once.
 func runLoad(ctx context.Context, o Options) error {
-	modes := []bool{o.naive}
-	if o.compare {
-		modes = []bool{false, true}
+	modes := []string{modeName(o.naive)}
+	switch {
+	case o.compare:
+		modes = []string{modeBatched, modeNaive}
+	case o.hints != "":
+		modes = []string{modeBatched, modeHints}
 	}
 	rig.PrintMachine(o.out)
 	var bad []string
 	for _, s := range o.scenarios {
 		var results []*loadResult
-		for _, naive := range modes {
-			res, err := runScenario(ctx, o, s, naive)
+		for _, mode := range modes {
+			res, err := runScenario(ctx, o, s, mode)
 			if err != nil {
-				return fmt.Errorf("%s (%s): %w", s, modeName(naive), err)
+				return fmt.Errorf("%s (%s): %w", s, mode, err)
 			}
 			res.print(o.out)
 			if msg := res.problem(); msg != "" {
-				bad = append(bad, fmt.Sprintf("%s (%s): %s", s, modeName(naive), msg))
+				bad = append(bad, fmt.Sprintf("%s (%s): %s", s, mode, msg))
 			}
 			results = append(results, res)
 		}
@@ -195,9 +209,17 @@ func runLoad(ctx context.Context, o Options) error {
 	return nil
 }
 
+// Modes of a run: the batched id poller, the naive baseline, and hints
+// (the id poller as the backstop of the Sequencer tailer).
+const (
+	modeBatched = "batched"
+	modeNaive   = "naive"
+	modeHints   = "hints"
+)
+
 func modeName(naive bool) string {
 	if naive {
-		return "naive"
+		return modeNaive
 	}
-	return "batched"
+	return modeBatched
 }

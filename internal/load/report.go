@@ -19,6 +19,7 @@ const (
 	jmCancelPath       = "/workspaces/secure/api/v1/txn/cancel"
 	jmQueryPath        = "/workspaces/secure/api/v1/txn/query"
 	tokenPath          = "/oauth2/token"
+	sequencerPath      = "/external/v1/sequencer"
 )
 
 // loadResult is what one scenario run measured.
@@ -45,6 +46,7 @@ type loadResult struct {
 	busToPlatform       []time.Duration // sync: command stored → the cancel arrives at the platform
 	busFromPlatform     []time.Duration // sync: the platform's answer → the terminal event stored
 	actionReq, txReq    int
+	seqReq              int // Sequencer requests (hints mode)
 	tokenReq, queryReq  int
 	cpu                 time.Duration
 	rss                 uint64
@@ -146,6 +148,7 @@ func (res *loadResult) measure(r *rig.Rig, col *rig.Collector, d *driver) {
 	res.endRate, res.lastEnded = sustained(ended, res.start)
 	res.actionReq = r.Sim.Count("PUT", corastonePrefix) + r.Sim.Count("POST", jmCancelPath)
 	res.txReq = r.Sim.Count("GET", transactionsPrefix)
+	res.seqReq = r.Sim.Count("GET", sequencerPath)
 	res.tokenReq = r.Sim.Count("POST", tokenPath)
 	res.queryReq = r.Sim.Count("POST", jmQueryPath)
 }
@@ -186,8 +189,11 @@ func (res *loadResult) problem() string {
 func (res *loadResult) print(w io.Writer) {
 	o := res.opts
 	poll := fmt.Sprintf("poll %s..%s", o.pollInterval, o.pollMax)
-	if res.mode == "naive" {
+	switch res.mode {
+	case modeNaive:
 		poll = fmt.Sprintf("poll every %s, one orchestration per request", o.pollInterval)
+	case modeHints:
+		poll = fmt.Sprintf("Sequencer hints every 1s; id poller as the backstop: first poll at once, then every 4 × %s", o.pollMax)
 	}
 	fmt.Fprintf(w, "\n== %s · %s (%s; concurrency %d; %d replica(s); load average %s → %s) ==\n",
 		res.scenario, res.mode, poll, o.concurrency, o.replicas, res.loadAvg[0], res.loadAvg[1])
@@ -233,6 +239,11 @@ func (res *loadResult) print(w io.Writer) {
 		fmt.Fprintf(w, "; Transactions API per orchestration %.3f (%d requests)", float64(res.txReq)/float64(res.corastone), res.txReq)
 	}
 	fmt.Fprintln(w)
+	if res.corastone > 0 {
+		c := float64(res.corastone)
+		fmt.Fprintf(w, "tracking requests   per orchestration: Transactions API %.3f + Sequencer %.3f = %.3f (%d + %d requests)\n",
+			float64(res.txReq)/c, float64(res.seqReq)/c, float64(res.txReq+res.seqReq)/c, res.txReq, res.seqReq)
+	}
 	fmt.Fprintf(w, "worker              peak RSS %.1f MB; CPU %.1f s = %.3f s per 1,000 commands\n",
 		float64(res.rss)/1e6, res.cpu.Seconds(), res.cpu.Seconds()*1000/n)
 	if f := res.intake; f != nil {
@@ -258,9 +269,10 @@ func (res *loadResult) print(w io.Writer) {
 	}
 }
 
-// printRatios compares the batched and the naive run of one scenario.
+// printRatios compares the batched run of one scenario with its naive or
+// hints run.
 func printRatios(w io.Writer, b, n *loadResult) {
-	fmt.Fprintf(w, "\n-- %s: naive ÷ batched --\n", b.scenario)
+	fmt.Fprintf(w, "\n-- %s: %s ÷ batched --\n", b.scenario, n.mode)
 	ratio := func(x, y float64) string {
 		if y == 0 {
 			return "n/a"
@@ -269,6 +281,10 @@ func printRatios(w io.Writer, b, n *loadResult) {
 	}
 	if b.corastone > 0 {
 		fmt.Fprintf(w, "Transactions API requests   %d ÷ %d = %s\n", n.txReq, b.txReq, ratio(float64(n.txReq), float64(b.txReq)))
+		if n.seqReq+b.seqReq > 0 {
+			fmt.Fprintf(w, "tracking requests (+Seq.)   %d ÷ %d = %s  (Transactions API and Sequencer together)\n", n.txReq+n.seqReq, b.txReq+b.seqReq,
+				ratio(float64(n.txReq+n.seqReq), float64(b.txReq+b.seqReq)))
+		}
 		fmt.Fprintf(w, "detection delay p50         %s ÷ %s = %s\n", ms(rig.Percentile(n.detection, 50)), ms(rig.Percentile(b.detection, 50)),
 			ratio(float64(rig.Percentile(n.detection, 50)), float64(rig.Percentile(b.detection, 50))))
 		fmt.Fprintf(w, "detection delay p99         %s ÷ %s = %s\n", ms(rig.Percentile(n.detection, 99)), ms(rig.Percentile(b.detection, 99)),

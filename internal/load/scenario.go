@@ -84,13 +84,16 @@ func newScenario(o Options, name string) scenario {
 
 // runScenario runs one scenario in one mode on a fresh rig (NATS, simulator
 // and worker processes) and measures it.
-func runScenario(ctx context.Context, o Options, name string, naive bool) (*loadResult, error) {
+func runScenario(ctx context.Context, o Options, name string, mode string) (*loadResult, error) {
 	s := newScenario(o, name)
 	env := map[string]string{
 		"TXWORKER_CONCURRENCY":       strconv.Itoa(o.concurrency),
 		"TXWORKER_POLL_INTERVAL":     o.pollInterval.String(),
 		"TXWORKER_POLL_MAX_INTERVAL": o.pollMax.String(),
-		"TXWORKER_POLL_NAIVE":        strconv.FormatBool(naive),
+		"TXWORKER_POLL_NAIVE":        strconv.FormatBool(mode == modeNaive),
+	}
+	if mode == modeHints {
+		env["TXWORKER_TRACKING_HINTS"] = "sequencer"
 	}
 	if o.profileDir != "" {
 		env["TXWORKER_PPROF"] = "true"
@@ -104,7 +107,6 @@ func runScenario(ctx context.Context, o Options, name string, naive bool) (*load
 		defer spans.close()
 		maps.Copy(env, spans.env(o.traces))
 	}
-	mode := modeName(naive)
 	rc := rig.Config{Binary: o.binary, KeepDir: o.keep, Sim: s.sim, Env: env}
 	if o.reference != "" {
 		mode = "reference-" + o.reference

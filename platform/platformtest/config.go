@@ -17,9 +17,10 @@ const (
 )
 
 // AllScopes returns every OAuth2 scope the simulator checks, in a fixed order: the four
-// action scopes, restrictOffering and readTransactionData. It returns a new slice each call.
+// action scopes, restrictOffering, readTransactionData and readSequencer. It returns a new slice
+// each call.
 func AllScopes() []string {
-	return []string{scopeCancel, scopeRevert, scopeRemoveSP, scopeReject, scopeRestrict, scopeRead}
+	return []string{scopeCancel, scopeRevert, scopeRemoveSP, scopeReject, scopeRestrict, scopeRead, scopeSequencer}
 }
 
 // Outcomes of an orchestration, as Plan.Outcome and OrchestrationView.Outcome spell them.
@@ -76,6 +77,11 @@ type Config struct {
 	NoDedupe bool
 	// Seed seeds the simulator's random choices (plans, generated ids, faults); 0 → time-based.
 	Seed int64
+	// SequencerDrop, SequencerDelay, SequencerDuplicate and SequencerReorder are the shares in
+	// [0,1] of Sequencer entries that are never published, published SequencerLate (default 1s)
+	// after their timestamp, published twice, and swapped with the next entry (sequencer.go).
+	SequencerDrop, SequencerDelay, SequencerDuplicate, SequencerReorder float64
+	SequencerLate                                                       time.Duration
 	// Faults are the faults injected from the start; SetFaults changes them later.
 	Faults Faults
 	// LogSize is how many requests Requests keeps (a ring of the latest). Default 10,000 (an

@@ -26,6 +26,7 @@ const (
 	epTransactions
 	epJMCancel
 	epJMQuery
+	epSequencer
 	numEndpoints
 )
 
@@ -52,6 +53,8 @@ func (e endpoint) String() string {
 		return "cancel-txn"
 	case epJMQuery:
 		return "jm-query"
+	case epSequencer:
+		return "sequencer"
 	}
 	return ""
 }
@@ -64,7 +67,7 @@ func (e endpoint) method() string {
 	switch {
 	case e.isAction():
 		return http.MethodPut
-	case e == epOrchestrations || e == epTransactions:
+	case e == epOrchestrations || e == epTransactions || e == epSequencer:
 		return http.MethodGet
 	}
 	return http.MethodPost
@@ -105,6 +108,8 @@ func matchRoute(path string) route {
 		return route{ep: epJMCancel}
 	case "/workspaces/secure/api/v1/txn/query":
 		return route{ep: epJMQuery}
+	case sequencerPath:
+		return route{ep: epSequencer}
 	}
 	if !strings.HasPrefix(path, rejectPrefix) || !strings.HasSuffix(path, rejectSuffix) ||
 		len(path) <= len(rejectPrefix)+len(rejectSuffix) {
@@ -230,6 +235,8 @@ func (s *Simulator) handle(w http.ResponseWriter, r *http.Request, rt route, now
 		return s.handleOrchestrations(w, r, now)
 	case epTransactions:
 		return s.handleTransactions(w, r, now)
+	case epSequencer:
+		return s.handleSequencer(w, r, now)
 	case epJMCancel, epJMQuery:
 		return s.handleJM(w, r, rt.ep, now)
 	}

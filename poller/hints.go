@@ -1,0 +1,494 @@
+package poller
+
+// Tracking hints (TXWORKER_TRACKING_HINTS=sequencer): one replica at a time
+// tails Corastone's Sequencer and makes the orchestrations its entries name
+// due at once. The id poller keeps running for everything tracked, at a
+// stretched interval (hintsBackstopFactor × MaxInterval): a missed, late or
+// malformed hint costs latency, never an outcome.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/txworker/txworker/internal/backoff"
+	"github.com/txworker/txworker/metrics"
+	"github.com/txworker/txworker/platform"
+	"github.com/txworker/txworker/queue"
+)
+
+// hintsBackstopFactor stretches the id poller's schedule with hints on:
+// every poll after the first waits this many MaxInterval (with the usual
+// 80–100 % jitter, never past the deadline), so that the backstop costs a
+// small share of the requests.
+const hintsBackstopFactor = 4
+
+// Sequencer is what the tailer needs of the Corastone client
+// (*platform.Corastone implements it).
+type Sequencer interface {
+	Sequence(ctx context.Context, q platform.SequenceQuery) (platform.SequencePage, error)
+}
+
+// HintStore is the tailer's state in the bus; *queue.Hints is one.
+type HintStore interface {
+	AcquireLease(ctx context.Context, owner string, ttl time.Duration, now time.Time) (bool, error)
+	ReleaseLease(ctx context.Context, owner string) error
+	Cursor(ctx context.Context) (queue.HintCursor, error)
+	SaveCursor(ctx context.Context, c *queue.HintCursor) error
+	LookupOrchestration(ctx context.Context, orchestrationID string) (commandID string, err error)
+	UnindexOrchestration(ctx context.Context, orchestrationID string) error
+}
+
+// Unindexer deletes an orchestration's index entry; *queue.Hints is one.
+type Unindexer interface {
+	UnindexOrchestration(ctx context.Context, orchestrationID string) error
+}
+
+// EnableHints puts the poller in hints mode: its schedule is stretched to
+// the backstop (hintsBackstopFactor × MaxInterval), a fetched message whose
+// command a hint has settled already is acknowledged without a request, and
+// the index entry of an orchestration it settles is deleted through ix
+// (nil: left to the bucket's TTL). Call it before Run.
+func (p *Poller) EnableHints(ix Unindexer) {
+	p.cfg.Hints = true
+	p.index = ix
+}
+
+// skipSettled acknowledges, without a platform request, the items whose
+// command is already published (a hint settled it) and returns the
+// others. A claim that cannot be read keeps its item: the poll decides.
+func (p *Poller) skipSettled(ctx context.Context, items []*item) []*item {
+	if !p.cfg.Hints || len(items) == 0 {
+		return items
+	}
+	settled := make([]bool, len(items))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, settleParallel)
+	for i, it := range items {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			cl, err := p.claims.Get(ctx, it.track.CommandID)
+			settled[i] = err == nil && cl.State == queue.StateTerminal && cl.Published
+		})
+	}
+	wg.Wait()
+	rest := items[:0:0]
+	for i, it := range items {
+		if !settled[i] {
+			rest = append(rest, it)
+			continue
+		}
+		if !it.done.Swap(true) {
+			if err := it.msg.Ack(); err != nil {
+				p.log.Warn("acknowledge tracking message", it.fields(zap.Error(err))...)
+			}
+		}
+	}
+	return rest
+}
+
+// unindex deletes the orchestration's index entry after the poller settled
+// its command (hints mode; best effort, the bucket's TTL is the fallback).
+func (p *Poller) unindex(ctx context.Context, orchestrationID string) {
+	if p.index == nil || orchestrationID == "" {
+		return
+	}
+	if err := p.index.UnindexOrchestration(ctx, orchestrationID); err != nil {
+		p.log.Debug("unindex orchestration", zap.String("orchestration_id", orchestrationID), zap.Error(err))
+	}
+}
+
+// HintConfig tunes a Tailer. The zero value of every field means its default.
+type HintConfig struct {
+	// Owner names this replica in the lease. Required.
+	Owner string
+	// Source is the CloudEvents source of the terminal events. Default "txworker".
+	Source string
+	// Interval is the wait between two reads of the Sequencer. Default 1s.
+	Interval time.Duration
+	// Lease is how long the lease lasts unless renewed (every read renews
+	// it); a replica that dies loses it after at most Lease. Default 5s.
+	Lease time.Duration
+	// Overlap is how far before the cursor every read starts, so that an
+	// entry published late, with a timestamp up to Overlap before the
+	// cursor, is still read. Default 2s.
+	Overlap time.Duration
+	// MaxPages bounds the pages of 100 entries read per round. Default 20.
+	MaxPages int
+	// GiveUp is how many rounds in a row an orchestration may fail to be
+	// handled (bus or platform faults) before the cursor passes it anyway:
+	// the backstop poll then finds it. Default 10.
+	GiveUp int
+	// MaxPause caps a pause after a platform fault (Retry-After included). Default 30s.
+	MaxPause time.Duration
+}
+
+func (c HintConfig) withDefaults() HintConfig {
+	if c.Source == "" {
+		c.Source = "txworker"
+	}
+	if c.Interval == 0 {
+		c.Interval = time.Second
+	}
+	if c.Lease == 0 {
+		c.Lease = 5 * time.Second
+	}
+	if c.Overlap == 0 {
+		c.Overlap = 2 * time.Second
+	}
+	if c.MaxPages == 0 {
+		c.MaxPages = 20
+	}
+	if c.GiveUp == 0 {
+		c.GiveUp = 10
+	}
+	if c.MaxPause == 0 {
+		c.MaxPause = 30 * time.Second
+	}
+	return c
+}
+
+// Validate reports every invalid setting at once.
+func (c HintConfig) Validate() error {
+	var errs []error
+	d := c.withDefaults()
+	if c.Owner == "" {
+		errs = append(errs, errors.New("owner is required"))
+	}
+	if c.Interval < 0 || c.Lease < 0 || c.Overlap < 0 || c.MaxPause < 0 {
+		errs = append(errs, errors.New("durations must not be negative"))
+	}
+	if d.Lease < 3*d.Interval {
+		errs = append(errs, fmt.Errorf("lease %s: must be at least 3 intervals (%s)", d.Lease, d.Interval))
+	}
+	if d.MaxPages < 1 || d.GiveUp < 1 {
+		errs = append(errs, errors.New("max pages and give-up must be positive"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("hints config: %w", err)
+	}
+	return nil
+}
+
+// Tailer tails the Sequencer while it holds the lease (see the file's
+// doc). Every replica runs one; one of them reads.
+type Tailer struct {
+	cfg    HintConfig
+	cfgErr error
+	store  HintStore
+	claims Claims
+	bus    Settler
+	plat   Platform
+	seq    Sequencer
+	log    *zap.Logger
+	m      *metrics.Metrics
+	now    func() time.Time
+
+	cur     queue.HintCursor
+	loaded  bool
+	failing map[string]int // orchestrationId → rounds in a row it could not be handled
+	faults  int
+}
+
+// NewTailer returns a Tailer; an invalid cfg is reported by Run.
+func NewTailer(cfg HintConfig, store HintStore, claims Claims, bus Settler, plat Platform, seq Sequencer, logger *zap.Logger, m *metrics.Metrics) *Tailer {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	return &Tailer{cfg: cfg.withDefaults(), cfgErr: cfg.Validate(), store: store, claims: claims, bus: bus, plat: plat, seq: seq,
+		log: logger.Named("hints"), m: m, now: time.Now, failing: map[string]int{}}
+}
+
+// Run takes the lease when it is free and tails while it holds it, until
+// ctx ends; then it gives the lease up so that another replica takes over
+// at once.
+func (t *Tailer) Run(ctx context.Context) error {
+	if t.cfgErr != nil {
+		return t.cfgErr
+	}
+	held := false
+	defer func() {
+		if held {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			defer cancel()
+			if err := t.store.ReleaseLease(rctx, t.cfg.Owner); err != nil {
+				t.log.Warn("release the hint lease", zap.Error(err))
+			}
+		}
+	}()
+	for ctx.Err() == nil {
+		ok, err := t.store.AcquireLease(ctx, t.cfg.Owner, t.cfg.Lease, t.now())
+		if err != nil && ctx.Err() == nil {
+			t.log.Warn("hint lease", zap.Error(err))
+		}
+		switch {
+		case ok && !held:
+			t.log.Info("tailing the Sequencer", zap.String("owner", t.cfg.Owner))
+			t.loaded = false // the cursor may have moved under another holder
+		case !ok && held:
+			t.log.Info("hint lease lost: another replica tails the Sequencer")
+		}
+		held = ok
+		if !held {
+			backoff.Sleep(ctx, t.cfg.Lease/3)
+			continue
+		}
+		wait := t.round(ctx)
+		backoff.Sleep(ctx, wait)
+	}
+	return nil
+}
+
+// round reads the Sequencer from the cursor minus the overlap to now,
+// handles the new entries and moves the cursor; it returns the wait
+// before the next round.
+func (t *Tailer) round(ctx context.Context) time.Duration {
+	if !t.loaded {
+		c, err := t.store.Cursor(ctx)
+		if err != nil {
+			t.log.Warn("hint cursor", zap.Error(err))
+			return t.cfg.Interval
+		}
+		t.cur, t.loaded = c, true
+	}
+	now := t.now()
+	from := t.cur.At.Add(-t.cfg.Overlap)
+	if t.cur.At.IsZero() {
+		from = now.Add(-t.cfg.Overlap) // first start: what ended before is the backstop's
+	}
+	var read []platform.SequenceEntry
+	complete := false
+	for page := range t.cfg.MaxPages {
+		p, err := t.seq.Sequence(ctx, platform.SequenceQuery{From: from, To: now, PageSize: platform.MaxSequencePage,
+			Offset: page * platform.MaxSequencePage})
+		if err != nil {
+			return t.fault(ctx, err)
+		}
+		read = append(read, p.Entries...)
+		if p.Records < platform.MaxSequencePage {
+			complete = true
+			break
+		}
+	}
+	t.faults = 0
+	seen := make(map[string]bool, len(t.cur.Seen))
+	for _, k := range t.cur.Seen {
+		seen[k] = true
+	}
+	entries := newEntries(read, seen)
+	unhandled := t.handle(ctx, entries)
+	next := advance(t.cur, entries, unhandled, complete, now, t.cfg.Overlap)
+	if next.At.Equal(t.cur.At) && len(next.Seen) == len(t.cur.Seen) {
+		return t.cfg.Interval
+	}
+	if err := t.store.SaveCursor(ctx, &next); err != nil {
+		if errors.Is(err, queue.ErrConflict) {
+			t.log.Info("hint cursor moved by another tailer: read again")
+		} else if ctx.Err() == nil {
+			t.log.Warn("save hint cursor", zap.Error(err))
+		}
+		t.loaded = false
+		return t.cfg.Interval
+	}
+	t.cur = next
+	if !complete {
+		return 0 // more to read
+	}
+	return t.cfg.Interval
+}
+
+// fault pauses the tailer after a Sequencer error: its Retry-After, else
+// a back-off from Interval, at most MaxPause.
+func (t *Tailer) fault(ctx context.Context, err error) time.Duration {
+	if ctx.Err() != nil {
+		return 0
+	}
+	t.faults++
+	d := backoff.Policy{Base: t.cfg.Interval, Max: t.cfg.MaxPause}.Step(t.faults)
+	var pe *platform.Error
+	if errors.As(err, &pe) && pe.RetryAfter > 0 {
+		d = pe.RetryAfter
+	}
+	d = min(d, t.cfg.MaxPause)
+	if t.faults == 1 || t.faults%10 == 0 {
+		t.log.Warn("sequencer fault: tailer paused (the id poller keeps tracking)", zap.Int("consecutive", t.faults),
+			zap.Duration("pause", d), zap.Error(err))
+	}
+	return d
+}
+
+// due is a tracked command that a hint made due.
+type due struct {
+	orchestrationID string
+	claim           *queue.Claim
+}
+
+// handle makes due the tracked orchestrations that the entries hint at,
+// settles the ended ones, and returns the orchestrations that could not be
+// handled (a fault: the cursor must not pass their entries), except those
+// that failed GiveUp rounds in a row.
+func (t *Tailer) handle(ctx context.Context, entries []keyed) map[string]bool {
+	var ids []string
+	in := map[string]bool{}
+	for _, k := range entries {
+		if hinting(k.e) && !in[k.e.OrchestrationID] {
+			in[k.e.OrchestrationID] = true
+			ids = append(ids, k.e.OrchestrationID)
+		}
+	}
+	failed := map[string]bool{}
+	var mu sync.Mutex
+	fail := func(id string, err error) {
+		mu.Lock()
+		failed[id] = true
+		mu.Unlock()
+		t.log.Debug("hint not handled", zap.String("orchestration_id", id), zap.Error(err))
+	}
+	// Look the ids up in the index: entries of other systems are skipped.
+	var dues []due
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, settleParallel)
+	for _, id := range ids {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if platform.ValidID(id) != nil {
+				return // cannot be asked about; not one the worker tracks
+			}
+			cmd, err := t.store.LookupOrchestration(ctx, id)
+			if errors.Is(err, queue.ErrNotFound) {
+				return
+			}
+			if err != nil {
+				fail(id, err)
+				return
+			}
+			cl, err := t.claims.Get(ctx, cmd)
+			switch {
+			case errors.Is(err, queue.ErrNotFound):
+				return // expired: the tracking message recreates it
+			case err != nil:
+				fail(id, err)
+				return
+			case cl.State == queue.StateTerminal && cl.Published:
+				_ = t.store.UnindexOrchestration(ctx, id)
+				return
+			case cl.OrchestrationID != id:
+				return
+			}
+			mu.Lock()
+			dues = append(dues, due{id, cl})
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	t.settleDue(ctx, dues, fail)
+	out := map[string]bool{}
+	for id := range failed {
+		if t.failing[id]++; t.failing[id] < t.cfg.GiveUp {
+			out[id] = true
+			continue
+		}
+		t.log.Warn("hint given up after repeated faults: the id poller tracks it", zap.String("orchestration_id", id))
+	}
+	for id := range t.failing {
+		if !failed[id] || !out[id] {
+			delete(t.failing, id)
+		}
+	}
+	return out
+}
+
+// settleDue asks the Transactions API about the due orchestrations (at
+// most 50 per request) and settles the ended ones through Settle, first
+// writer wins: the tracking message that comes back later finds its
+// command published and is acknowledged.
+func (t *Tailer) settleDue(ctx context.Context, dues []due, fail func(string, error)) {
+	byID := make(map[string][]due, len(dues))
+	ids := make([]string, 0, len(dues))
+	for _, d := range dues {
+		if _, ok := byID[d.orchestrationID]; !ok {
+			ids = append(ids, d.orchestrationID)
+		}
+		byID[d.orchestrationID] = append(byID[d.orchestrationID], d)
+	}
+	for _, chunk := range chunks(ids, MaxBatchSize) {
+		orchs, err := t.plat.Orchestrations(ctx, chunk)
+		t.m.Poll(len(chunk))
+		if err != nil {
+			for _, id := range chunk {
+				fail(id, err)
+			}
+			continue
+		}
+		var ended []platform.Orchestration
+		for _, o := range orchs {
+			if o.Unreadable == nil && o.Terminal() && byID[o.OrchestrationID] != nil {
+				ended = append(ended, o)
+			}
+		}
+		txs := t.failedSteps(ctx, ended)
+		now := t.now()
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, settleParallel)
+		for _, o := range ended {
+			r := terminalResult(o, 0, now)
+			if o.Status != statusSuccess {
+				r = withFailedStep(r, o, txs)
+			}
+			for _, d := range byID[o.OrchestrationID] {
+				sem <- struct{}{}
+				wg.Go(func() {
+					defer func() { <-sem }()
+					if err := t.settle(ctx, d, r); err != nil {
+						fail(d.orchestrationID, err)
+					}
+				})
+			}
+		}
+		wg.Wait()
+	}
+}
+
+// failedSteps looks up the transactions of the orchestrations that ended
+// failed or dlq (≤10 per request); a fault leaves the step out.
+func (t *Tailer) failedSteps(ctx context.Context, ended []platform.Orchestration) []platform.Transaction {
+	var ids []string
+	for _, o := range ended {
+		if o.Status != statusSuccess {
+			ids = append(ids, o.OrchestrationID)
+		}
+	}
+	var txs []platform.Transaction
+	for _, c := range chunks(ids, 10) {
+		got, err := t.plat.Transactions(ctx, platform.TransactionFilter{OrchestrationIDs: c})
+		if err != nil {
+			t.log.Warn("failing step unknown: settling without it", zap.Error(err))
+			continue
+		}
+		txs = append(txs, got...)
+	}
+	return txs
+}
+
+func (t *Tailer) settle(ctx context.Context, d due, r queue.Result) error {
+	stored, published, err := t.bus.Settle(ctx, t.cfg.Source, d.claim, r)
+	if err != nil {
+		return err
+	}
+	if published {
+		t.m.Terminal(stored.Action, stored.Outcome, t.now().Sub(stored.ReceivedAt))
+		t.m.EventPublished(stored.Outcome)
+		t.log.Info("command ended (hinted)", zap.String("command_id", stored.CommandID),
+			zap.String("orchestration_id", d.orchestrationID), zap.String("outcome", stored.Outcome))
+	}
+	if err := t.store.UnindexOrchestration(ctx, d.orchestrationID); err != nil {
+		t.log.Debug("unindex orchestration", zap.String("orchestration_id", d.orchestrationID), zap.Error(err))
+	}
+	return nil
+}
