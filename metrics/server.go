@@ -102,9 +102,6 @@ func NewServer(cfg ServerConfig, g prometheus.Gatherer, live func() error, ready
 	return s
 }
 
-// Handler returns the server's handler (for tests or embedding).
-func (s *Server) Handler() http.Handler { return s.mux }
-
 // Start listens on the configured address and serves in the background until
 // [Server.Shutdown]. It returns the listen error, if any; calling it twice is
 // an error.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/txworker/txworker/platform/platformtest"
+	"github.com/txworker/txworker/queue"
 )
 
 func writeCommand(t *testing.T, body string) string {
@@ -65,7 +66,7 @@ func TestSubmitWaitAndStatus(t *testing.T) {
 			if err := run(ctx, []string{"status", got.Data.CommandID}, env, &out); err != nil {
 				t.Fatalf("status: %v", err)
 			}
-			var st statusView
+			var st queue.View
 			if err := json.Unmarshal(out.Bytes(), &st); err != nil || st.Outcome != tc.outcome || st.State != "terminal" || !st.EventPublished {
 				t.Errorf("status %s (%v)", out.String(), err)
 			}

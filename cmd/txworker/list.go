@@ -61,9 +61,9 @@ func cmdList(ctx context.Context, args []string, getenv func(string) string, std
 		return fmt.Errorf("list: %w", err)
 	}
 	if *format == "json" {
-		views := make([]statusView, len(claims))
+		views := make([]queue.View, len(claims))
 		for i, cl := range claims {
-			views[i] = viewOf(cl)
+			views[i] = queue.ViewOf(cl)
 		}
 		out, _ := json.MarshalIndent(views, "", "  ")
 		fmt.Fprintln(stdout, string(out))

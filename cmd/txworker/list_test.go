@@ -104,7 +104,7 @@ func TestListCommand(t *testing.T) {
 			if err := run(context.Background(), append([]string{"list", "-o", "json"}, tc.args...), env, &out); err != nil {
 				t.Fatalf("list: %v\n%s", err, out.String())
 			}
-			var views []statusView
+			var views []queue.View
 			if err := json.Unmarshal(out.Bytes(), &views); err != nil || views == nil {
 				t.Fatalf("not a JSON array (%v):\n%s", err, out.String())
 			}

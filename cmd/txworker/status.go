@@ -16,49 +16,6 @@ import (
 	"github.com/txworker/txworker/queue"
 )
 
-// statusView is what `txworker status` prints: the claim without the raw
-// command (which may hold signers' e-mail addresses).
-type statusView struct {
-	CommandID       string           `json:"commandId"`
-	Action          string           `json:"action"`
-	ProcessID       string           `json:"processId,omitempty"`
-	OrchestrationID string           `json:"orchestrationId,omitempty"`
-	Resource        string           `json:"subject,omitempty"`
-	State           string           `json:"state"`
-	Outcome         string           `json:"outcome,omitempty"`
-	PlatformStatus  string           `json:"platformStatus,omitempty"`
-	FailedProcessID string           `json:"failedProcessId,omitempty"`
-	Error           *queue.ErrorInfo `json:"error,omitempty"`
-	Problems        []string         `json:"problems,omitempty"`
-	Attempts        int              `json:"attempts"`
-	Lookups         int              `json:"lookups"`
-	Polls           int              `json:"polls"`
-	EventPublished  bool             `json:"eventPublished"`
-	ReceivedAt      *time.Time       `json:"receivedAt,omitempty"`
-	AcceptedAt      *time.Time       `json:"acceptedAt,omitempty"`
-	SettledAt       *time.Time       `json:"settledAt,omitempty"`
-	Deadline        *time.Time       `json:"deadline,omitempty"`
-}
-
-func timePtr(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
-}
-
-// viewOf is the status view of a claim.
-func viewOf(cl *queue.Claim) statusView {
-	return statusView{
-		CommandID: cl.CommandID, Action: cl.Action, ProcessID: cl.ProcessID, OrchestrationID: cl.OrchestrationID,
-		Resource: cl.Resource, State: string(cl.State), Outcome: cl.Outcome, PlatformStatus: cl.PlatformStatus,
-		FailedProcessID: cl.FailedProcessID, Error: cl.Error, Problems: cl.Problems, Attempts: cl.Attempts,
-		Lookups: cl.Lookups, Polls: cl.Polls, EventPublished: cl.Published,
-		ReceivedAt: timePtr(cl.ReceivedAt), AcceptedAt: timePtr(cl.AcceptedAt), SettledAt: timePtr(cl.SettledAt),
-		Deadline: timePtr(cl.Deadline),
-	}
-}
-
 // platformStatusView is what `txworker status -platform` prints: the
 // status view with, first, the one line of what the command waits for, and
 // what the platform and the events stream hold of it. Events are shown
@@ -66,18 +23,9 @@ func viewOf(cl *queue.Claim) statusView {
 // platform's answer is shown as its typed fields, which hold none.
 type platformStatusView struct {
 	Waiting string `json:"waiting"`
-	statusView
-	Platform *platform.Report `json:"platform,omitempty"`
-	Events   []eventView      `json:"events"`
-}
-
-type eventView struct {
-	ID             string    `json:"id"`
-	Type           string    `json:"type"`
-	Time           time.Time `json:"time"`
-	Outcome        string    `json:"outcome"`
-	PlatformStatus string    `json:"platformStatus,omitempty"`
-	ErrorCode      string    `json:"errorCode,omitempty"`
+	queue.View
+	Platform *platform.Report  `json:"platform,omitempty"`
+	Events   []queue.EventView `json:"events"`
 }
 
 // platformFlags are the settings `status -platform` asks the platform with.
@@ -122,21 +70,17 @@ func cmdStatus(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	var out []byte
 	if !*ask {
-		out, _ = json.MarshalIndent(viewOf(cl), "", "  ")
+		out, _ = json.MarshalIndent(queue.ViewOf(cl), "", "  ")
 	} else {
 		lctx, cancel := context.WithTimeout(ctx, *timeout)
 		defer cancel()
-		view := platformStatusView{statusView: viewOf(cl), Events: []eventView{}}
+		view := platformStatusView{View: queue.ViewOf(cl), Events: []queue.EventView{}}
 		events, err := bus.CommandEvents(lctx, eventAction(cl.Action), cl.CommandID, cl.ReceivedAt)
 		if err != nil {
 			return err
 		}
 		for _, ev := range events {
-			e := eventView{ID: ev.ID, Type: ev.Type, Time: ev.Time, Outcome: ev.Data.Outcome, PlatformStatus: ev.Data.PlatformStatus}
-			if ev.Data.Error != nil {
-				e.ErrorCode = ev.Data.Error.Code
-			}
-			view.Events = append(view.Events, e)
+			view.Events = append(view.Events, queue.EventViewOf(ev))
 		}
 		r := platform.Inspect(lctx, sc.Corastone, sc.JM, cl.Action, cl.OrchestrationID, cl.ProcessID, cl.Resource)
 		var pv queue.PlatformView

@@ -19,10 +19,6 @@ const (
 	kindRejected                  // invalid: rejected, never sent
 )
 
-func (k chaosKind) String() string {
-	return [...]string{"fresh", "refused", "rejected"}[k]
-}
-
 // chaosCommand is one command of the chaos run and what it should end as.
 type chaosCommand struct {
 	rig.Command
@@ -181,11 +177,4 @@ func (f *feeder) sent() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.ids)
-}
-
-// done reports whether every command has been published.
-func (f *feeder) done() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return !f.intakeEnd.IsZero()
 }

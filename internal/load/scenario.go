@@ -251,12 +251,6 @@ func (d *driver) next(i int) rig.Command {
 	return c
 }
 
-func (d *driver) sent() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return len(d.ids)
-}
-
 // trickle keeps inFlight commands in flight: the next one is published
 // when one has ended.
 func (d *driver) trickle(ctx context.Context, inFlight int) error {

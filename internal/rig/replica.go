@@ -182,13 +182,6 @@ func (p *Replica) Running() bool {
 	return p.cmd != nil && p.state == nil
 }
 
-// Exited is closed when the current process has exited (nil before Start).
-func (p *Replica) Exited() <-chan struct{} {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.done
-}
-
 // Kill sends SIGKILL and waits until the process is gone. Killing a
 // process that is not running does nothing.
 func (p *Replica) Kill() error {

@@ -363,16 +363,6 @@ func (r *Rig) Publish(ctx context.Context, c Command) error {
 	return nil
 }
 
-// PublishAsync publishes without waiting (at most 4096 unacknowledged);
-// PublishAsyncComplete tells when all are acknowledged.
-func (r *Rig) PublishAsync(c Command) (jetstream.PubAckFuture, error) {
-	f, err := r.JS.PublishMsgAsync(r.CommandMsg(c))
-	if err != nil {
-		return nil, fmt.Errorf("publish %s: %w", c.ID, err)
-	}
-	return f, nil
-}
-
 // CommandMsg is the message that publishes c: its subject, body and
 // Nats-Msg-Id (the commandId).
 func (r *Rig) CommandMsg(c Command) *nats.Msg {
