@@ -195,8 +195,15 @@ func startPoller(t *testing.T, cfg Config, bus *queue.Bus, plat Platform) (p *Po
 // startPollerWith is startPoller with metrics.
 func startPollerWith(t *testing.T, cfg Config, bus *queue.Bus, plat Platform, m *metrics.Metrics) (p *Poller, stop func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	p = New(cfg, bus, bus.Claims(), plat, testLogger(t), m)
+	return p, runUntilStopped(t, p)
+}
+
+// runUntilStopped runs p until the returned stop (also a cleanup) is
+// called; stop waits for Run to return.
+func runUntilStopped(t *testing.T, p *Poller) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
 	stop = sync.OnceFunc(func() {
@@ -211,7 +218,7 @@ func startPollerWith(t *testing.T, cfg Config, bus *queue.Bus, plat Platform, m 
 		}
 	})
 	t.Cleanup(stop)
-	return p, stop
+	return stop
 }
 
 // metricValue returns the sum of the counters or gauges name{labels…} in

@@ -73,23 +73,7 @@ func killable(t *testing.T, url string) *killableBus {
 // cleanup) is called; stop waits for Run to return.
 func startOn(t *testing.T, cfg Config, bus Bus, claims Claims, plat Platform) (stop func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	p := New(cfg, bus, claims, plat, testLogger(t), nil)
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	stop = sync.OnceFunc(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
-	})
-	t.Cleanup(stop)
-	return stop
+	return runUntilStopped(t, New(cfg, bus, claims, plat, testLogger(t), nil))
 }
 
 // trackingState is the tracking consumer's pending counts as the server has

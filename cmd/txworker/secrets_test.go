@@ -255,7 +255,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 
 	spans := startSpanSink(t)
 	common := map[string]string{
-		"OTEL_EXPORTER_OTLP_ENDPOINT": spans.srv.URL, // every span exported, checked below
+		"OTEL_EXPORTER_OTLP_ENDPOINT": spans.URL(), // every span exported, checked below
 		"OTEL_TRACES_SAMPLER":         "always_on",
 		"TXWORKER_NATS_TOKEN":         leakNATSToken,
 		"TXWORKER_PLATFORM_URL":       tap.srv.URL,

@@ -3,84 +3,51 @@ package app_test
 import (
 	"context"
 	"encoding/hex"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"go.uber.org/zap"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/txworker/txworker/internal/app"
+	"github.com/txworker/txworker/internal/telemetry"
 	"github.com/txworker/txworker/queue"
 )
 
-// otlpReceiver is an OTLP/HTTP trace receiver on loopback: it accepts POST
-// /v1/traces with a protobuf ExportTraceServiceRequest and keeps its spans.
-type otlpReceiver struct {
-	srv      *httptest.Server
-	mu       sync.Mutex
-	spans    []*tracepb.Span
-	services []string
-	bad      []string
-}
+// otlpReceiver is an OTLP/HTTP trace receiver on loopback that keeps
+// every export.
+type otlpReceiver struct{ *telemetry.Receiver }
 
 func startOTLPReceiver(t *testing.T) *otlpReceiver {
 	t.Helper()
-	r := &otlpReceiver{}
-	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, err := io.ReadAll(req.Body)
-		var msg coltracepb.ExportTraceServiceRequest
-		switch {
-		case req.Method != http.MethodPost || req.URL.Path != "/v1/traces":
-			r.fault(req.Method + " " + req.URL.Path)
-			http.NotFound(w, req)
-			return
-		case req.Header.Get("Content-Type") != "application/x-protobuf":
-			r.fault("content type " + req.Header.Get("Content-Type"))
-		case err != nil:
-			r.fault("read: " + err.Error())
-		case proto.Unmarshal(body, &msg) != nil:
-			r.fault("undecodable body")
-		}
-		r.mu.Lock()
+	r, err := telemetry.StartReceiver(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	return &otlpReceiver{r}
+}
+
+// all returns every span received, and the service.name of each export's
+// resources.
+func (r *otlpReceiver) all() (spans []*tracepb.Span, services []string) {
+	for _, msg := range r.Exports() {
 		for _, rs := range msg.GetResourceSpans() {
 			for _, kv := range rs.GetResource().GetAttributes() {
 				if kv.GetKey() == "service.name" {
-					r.services = append(r.services, kv.GetValue().GetStringValue())
+					services = append(services, kv.GetValue().GetStringValue())
 				}
 			}
 			for _, ss := range rs.GetScopeSpans() {
-				r.spans = append(r.spans, ss.GetSpans()...)
+				spans = append(spans, ss.GetSpans()...)
 			}
 		}
-		r.mu.Unlock()
-		out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
-		w.Header().Set("Content-Type", "application/x-protobuf")
-		_, _ = w.Write(out)
-	}))
-	t.Cleanup(r.srv.Close)
-	return r
-}
-
-func (r *otlpReceiver) fault(s string) {
-	r.mu.Lock()
-	r.bad = append(r.bad, s)
-	r.mu.Unlock()
-}
-
-func (r *otlpReceiver) all() []*tracepb.Span {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]*tracepb.Span(nil), r.spans...)
+	}
+	return spans, services
 }
 
 func attr(s *tracepb.Span, key string) *commonpb.AnyValue {
@@ -118,7 +85,7 @@ func TestTracesOfOneCommandReachAnOTLPReceiver(t *testing.T) {
 	rcv := startOTLPReceiver(t)
 	cfg := config(t)
 	env := map[string]string{
-		"OTEL_EXPORTER_OTLP_ENDPOINT": rcv.srv.URL,
+		"OTEL_EXPORTER_OTLP_ENDPOINT": rcv.URL(),
 		"OTEL_SERVICE_NAME":           "txworker-otel-test",
 		"OTEL_RESOURCE_ATTRIBUTES":    "deployment.environment.name=test",
 	}
@@ -167,12 +134,12 @@ func TestTracesOfOneCommandReachAnOTLPReceiver(t *testing.T) {
 	if err := s.Shutdown(cfg.ShutdownTimeout); err != nil { // exports the last spans
 		t.Fatal(err)
 	}
-	spans := rcv.all()
-	if len(rcv.bad) > 0 {
-		t.Errorf("receiver got malformed exports: %v", rcv.bad)
+	spans, services := rcv.all()
+	if bad := rcv.Faults(); len(bad) > 0 {
+		t.Errorf("receiver got malformed exports: %v", bad)
 	}
-	if len(rcv.services) == 0 || rcv.services[0] != "txworker-otel-test" {
-		t.Errorf("service.name %v, want txworker-otel-test", rcv.services)
+	if len(services) == 0 || services[0] != "txworker-otel-test" {
+		t.Errorf("service.name %v, want txworker-otel-test", services)
 	}
 	byID := map[string]*tracepb.Span{}
 	for _, sp := range spans {
