@@ -101,7 +101,7 @@ func endpointsOf(platform string) []string {
 func apisOf(platform string) []string {
 	switch platform {
 	case "corastone":
-		return []string{"actions", "transactions", "token"}
+		return []string{"actions", "transactions", "token", "sequencer"}
 	case "jm":
 		return []string{"txn", "token"}
 	}

@@ -146,6 +146,7 @@ func TestKnownLabelValuesStartAtZero(t *testing.T) {
 		{"txworker_platform_held", `api="actions",platform="corastone"`},
 		{"txworker_platform_held", `api="transactions",platform="corastone"`},
 		{"txworker_platform_held", `api="token",platform="corastone"`},
+		{"txworker_platform_held", `api="sequencer",platform="corastone"`},
 		{"txworker_platform_held", `api="txn",platform="jm"`},
 		{"txworker_platform_held", `api="token",platform="jm"`},
 		{"txworker_polls_total", ``},

@@ -200,14 +200,17 @@ func NewCorastone(cfg CorastoneConfig, logger *zap.Logger, obs Observer) (*Coras
 // gateOf is the gate of an endpoint's API: the Transactions API's for orchestrations and
 // transactions, the actions' for every other endpoint.
 func (c *Corastone) gateOf(endpoint string) *gate {
-	if endpoint == endpointOrchestrations || endpoint == endpointTransactions {
+	switch endpoint {
+	case endpointOrchestrations, endpointTransactions:
 		return c.gates[APITransactions]
+	case endpointSequencer:
+		return c.gates[APISequencer]
 	}
 	return c.gates[APIActions]
 }
 
 // Held reports how much longer this client holds every request to api (APIActions,
-// APITransactions, APIToken) after a Retry-After, or the back-off after a 429 or 503 without one,
+// APITransactions, APIToken, APISequencer) after a Retry-After, or the back-off after a 429 or 503 without one,
 // and the *Error of the answer that started the hold; (0, nil) when requests go out (and for an
 // unknown api). A request made meanwhile waits the hold out when its deadline allows, else fails
 // at once without being sent (see ErrHeld).

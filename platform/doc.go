@@ -12,7 +12,7 @@
 //     host, no panic on any answer); answers are decoded with github.com/go-json-experiment/json
 //     (json v2) under its rules: exact member names, a repeated name or invalid UTF-8 makes an
 //     answer (or one element of a list page) unreadable, members not used are ignored;
-//   - one gate per API ([APIsOf]: Corastone's actions, Transactions API and token endpoint; Journey
+//   - one gate per API ([APIsOf]: Corastone's actions, Transactions API, token endpoint and Sequencer; Journey
 //     Manager's Txn API and token endpoint), shared by every caller of the client: a 429 or 503
 //     holds every later request to that API for its Retry-After (capped at MaxRetryAfter) or, without
 //     one, a back-off; requests in flight aside. A request waits a hold out when its deadline allows,

@@ -19,13 +19,14 @@ const (
 	APITransactions = "transactions" // Corastone: the Transactions API (orchestrations and transactions)
 	APIToken        = "token"        // the OAuth2 token endpoint (Corastone's, Journey Manager's in bearer mode)
 	APITxn          = "txn"          // Journey Manager: the Workspaces Txn API (cancel and query)
+	APISequencer    = "sequencer"    // Corastone: the Event Retrieval API's Sequencer (tracking hints)
 )
 
 // APIsOf lists the APIs of a platform (PlatformCorastone, JourneyManager), each with its own gate.
 func APIsOf(platform string) []string {
 	switch platform {
 	case PlatformCorastone:
-		return []string{APIActions, APITransactions, APIToken}
+		return []string{APIActions, APITransactions, APIToken, APISequencer}
 	case JourneyManager:
 		return []string{APITxn, APIToken}
 	}

@@ -141,3 +141,28 @@ func TestSequenceBodyCap(t *testing.T) {
 		t.Fatalf("oversized answer: %v, want MALFORMED_RESPONSE", err)
 	}
 }
+
+// A Retry-After of the Sequencer holds the Sequencer only: the actions and
+// the Transactions API of the same client are not held by it.
+func TestSequencerHoldIsItsOwn(t *testing.T) {
+	f := newFakeCorastone(t)
+	cfg := f.config()
+	cfg.Sequencer = true
+	c := newTestCorastone(t, cfg, &observed{})
+	f.setAPI(func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		w.Header().Set("Retry-After", "60")
+		writeJSON(w, 429, `{"code":"GN0429"}`)
+	})
+	_, err := c.Sequence(t.Context(), SequenceQuery{From: time.Now().Add(-time.Second), To: time.Now(), PageSize: 100})
+	if err == nil {
+		t.Fatal("a 429 answered nil")
+	}
+	if d, _ := c.Held(APISequencer); d <= 0 {
+		t.Errorf("sequencer not held after its 429")
+	}
+	for _, api := range []string{APIActions, APITransactions, APIToken} {
+		if d, _ := c.Held(api); d > 0 {
+			t.Errorf("%s held for %s by the Sequencer's 429", api, d)
+		}
+	}
+}
