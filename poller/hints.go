@@ -118,7 +118,8 @@ type HintConfig struct {
 	// entry published late, with a timestamp up to Overlap before the
 	// cursor, is still read. Default 2s.
 	Overlap time.Duration
-	// MaxPages bounds the pages of 100 entries read per round. Default 20.
+	// MaxPages bounds the pages of 100 entries read per round (fetched
+	// up to 8 at once). Default 100.
 	MaxPages int
 	// GiveUp is how many rounds in a row an orchestration may fail to be
 	// handled (bus or platform faults) before the cursor passes it anyway:
@@ -142,7 +143,7 @@ func (c HintConfig) withDefaults() HintConfig {
 		c.Overlap = 2 * time.Second
 	}
 	if c.MaxPages == 0 {
-		c.MaxPages = 20
+		c.MaxPages = 100
 	}
 	if c.GiveUp == 0 {
 		c.GiveUp = 10
@@ -193,6 +194,15 @@ type Tailer struct {
 	loaded  bool
 	failing map[string]int // orchestrationId → rounds in a row it could not be handled
 	faults  int
+
+	// The reads since the last full one (in memory only: a new holder
+	// reads in full once): clean is set when the last round read to its
+	// end and handled everything, windows are what it and the clean
+	// rounds before it read (see lateProbe), estimate is how many pages
+	// the last read took.
+	clean    bool
+	windows  []readWindow
+	estimate int
 }
 
 // NewTailer returns a Tailer; an invalid cfg is reported by Run.
@@ -244,9 +254,10 @@ func (t *Tailer) Run(ctx context.Context) error {
 	return nil
 }
 
-// round reads the Sequencer from the cursor minus the overlap to now,
-// handles the new entries and moves the cursor; it returns the wait
-// before the next round.
+// round reads the Sequencer from the cursor minus the overlap to now
+// (after a clean round, only past the end of the last read, unless a probe
+// finds late records in what was read), handles the new entries and moves
+// the cursor; it returns the wait before the next round.
 func (t *Tailer) round(ctx context.Context) time.Duration {
 	if !t.loaded {
 		c, err := t.store.Cursor(ctx)
@@ -255,26 +266,40 @@ func (t *Tailer) round(ctx context.Context) time.Duration {
 			return t.cfg.Interval
 		}
 		t.cur, t.loaded = c, true
+		t.clean, t.windows = false, nil // what this tailer read may not match the stored cursor
 	}
-	now := t.now()
+	to := t.now().Truncate(time.Millisecond)
 	from := t.cur.At.Add(-t.cfg.Overlap)
 	if t.cur.At.IsZero() {
-		from = now.Add(-t.cfg.Overlap) // first start: what ended before is the backstop's
+		from = to.Add(-t.cfg.Overlap) // first start: what ended before is the backstop's
 	}
-	var read []platform.SequenceEntry
-	complete := false
-	for page := range t.cfg.MaxPages {
-		p, err := t.seq.Sequence(ctx, platform.SequenceQuery{From: from, To: now, PageSize: platform.MaxSequencePage,
-			Offset: page * platform.MaxSequencePage})
+	from = from.Truncate(time.Millisecond)
+	// After a clean round, what the earlier reads covered is read again
+	// only if a probe finds more records there than they read.
+	readFrom := from
+	if t.clean {
+		late, ok, end, err := t.lateProbe(ctx, from)
 		if err != nil {
+			t.clean = false
 			return t.fault(ctx, err)
 		}
-		read = append(read, p.Entries...)
-		if p.Records < platform.MaxSequencePage {
-			complete = true
-			break
+		if ok && !late {
+			readFrom = end.Add(time.Millisecond)
 		}
 	}
+	if readFrom.Equal(from) {
+		t.windows = nil
+	}
+	r := pagedRead{complete: true, consistent: true}
+	if !readFrom.After(to) {
+		var err error
+		if r, err = readPages(ctx, t.seq, readFrom, to, t.cfg.MaxPages, t.estimate); err != nil {
+			t.clean = false
+			return t.fault(ctx, err)
+		}
+		t.estimate = r.pages
+	}
+	read, complete := r.entries, r.complete
 	t.faults = 0
 	seen := make(map[string]bool, len(t.cur.Seen))
 	for _, k := range t.cur.Seen {
@@ -282,7 +307,18 @@ func (t *Tailer) round(ctx context.Context) time.Duration {
 	}
 	entries := newEntries(read, seen)
 	unhandled := t.handle(ctx, entries)
-	next := advance(t.cur, entries, unhandled, complete, now, t.cfg.Overlap)
+	next := advance(t.cur, entries, unhandled, complete, to, t.cfg.Overlap)
+	t.clean = complete && len(unhandled) == 0
+	switch {
+	case !t.clean:
+		t.windows = nil
+	case !readFrom.After(to):
+		w := readWindow{from: readFrom, to: to, records: r.records}
+		if !r.consistent {
+			w.records = -1
+		}
+		t.windows = append(t.windows, w)
+	}
 	if next.At.Equal(t.cur.At) && len(next.Seen) == len(t.cur.Seen) {
 		return t.cfg.Interval
 	}

@@ -100,6 +100,7 @@ type fakeSequencer struct {
 	mu      sync.Mutex
 	entries []platform.SequenceEntry
 	calls   int
+	records int // records answered, over all calls
 	err     error
 }
 
@@ -118,6 +119,7 @@ func (s *fakeSequencer) Sequence(_ context.Context, q platform.SequenceQuery) (p
 	}
 	lo := min(q.Offset, len(in))
 	hi := min(lo+q.PageSize, len(in))
+	s.records += hi - lo
 	return platform.SequencePage{Entries: in[lo:hi], Records: hi - lo}, nil
 }
 
@@ -436,5 +438,58 @@ func TestHintsModeUnindexesOnSettle(t *testing.T) {
 	p.cycle(context.Background(), []jetstream.Msg{newMsg(t, tr, 2)})
 	if len(bus.settled()) != 1 || len(ix.index) != 0 {
 		t.Errorf("settles %d, index %v; want settled once and the index entry gone", len(bus.settled()), ix.index)
+	}
+}
+
+// TestTailerReadsOnlyNewAfterCleanRound: after a clean round the next one
+// reads only past the last read (one probe for the overlap, one page),
+// unless the probe finds records there that were not read (an entry
+// published late within the overlap): then that entry is still handled,
+// once.
+func TestTailerReadsOnlyNewAfterCleanRound(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		late        bool
+		wantRecords int
+	}{
+		{"nothing late: a probe and the new page, only the new entry read", false, 1},
+		{"a late entry: the probe (one record), then the whole read again (five)", true, 1 + 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ids := []string{"o-1", "o-2", "o-3", "o-late", "o-new"}
+			e := newTailerEnv(t, ids...)
+			for _, id := range ids {
+				e.plat.add(id, &fakeOrch{final: "success"})
+			}
+			t0 := e.clock.Add(-3 * time.Second)
+			e.seq.add(txEntry("o-1", "success", t0), txEntry("o-2", "success", t0.Add(time.Second)),
+				txEntry("o-3", "success", t0.Add(2*time.Second)))
+			e.t.round(t.Context())
+			e.t.round(t.Context()) // the cursor is where a clean round leaves it
+			e.clock = e.clock.Add(time.Second)
+			e.seq.add(txEntry("o-new", "success", e.clock.Add(-100*time.Millisecond)))
+			if tc.late {
+				e.seq.add(txEntry("o-late", "success", e.store.at().Add(-time.Second)))
+			}
+			e.seq.mu.Lock()
+			before := e.seq.records
+			e.seq.mu.Unlock()
+			e.t.round(t.Context())
+			e.seq.mu.Lock()
+			records := e.seq.records - before
+			e.seq.mu.Unlock()
+			if records != tc.wantRecords {
+				t.Errorf("%d records read, want %d", records, tc.wantRecords)
+			}
+			want := map[string]int{"cmd-o-1": 1, "cmd-o-2": 1, "cmd-o-3": 1, "cmd-o-new": 1, "cmd-o-late": 0}
+			if tc.late {
+				want["cmd-o-late"] = 1
+			}
+			for cmd, n := range want {
+				if got := e.settlesOf(cmd); got != n {
+					t.Errorf("%s settled %d times, want %d", cmd, got, n)
+				}
+			}
+		})
 	}
 }

@@ -97,7 +97,7 @@ func (t *Tailer) handle(ctx context.Context, entries []keyed) map[string]bool {
 }
 
 // settleDue asks the Transactions API about the due orchestrations (at
-// most 50 per request) and settles the ended ones through Settle, first
+// most 50 per request, up to hintFetchParallel requests at once) and settles the ended ones through Settle, first
 // writer wins: the tracking message that comes back later finds its
 // command published and is acknowledged.
 func (t *Tailer) settleDue(ctx context.Context, dues []due, fail func(string, error)) {
@@ -109,42 +109,59 @@ func (t *Tailer) settleDue(ctx context.Context, dues []due, fail func(string, er
 		}
 		byID[d.orchestrationID] = append(byID[d.orchestrationID], d)
 	}
+	var cw sync.WaitGroup
+	csem := make(chan struct{}, hintFetchParallel)
 	for _, chunk := range chunks(ids, MaxBatchSize) {
-		orchs, err := t.plat.Orchestrations(ctx, chunk)
-		t.m.Poll(len(chunk))
-		if err != nil {
-			for _, id := range chunk {
-				fail(id, err)
-			}
-			continue
-		}
-		var ended []platform.Orchestration
-		for _, o := range orchs {
-			if o.Unreadable == nil && o.Terminal() && byID[o.OrchestrationID] != nil {
-				ended = append(ended, o)
-			}
-		}
-		txs := t.failedSteps(ctx, ended)
-		now := t.now()
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, settleParallel)
-		for _, o := range ended {
-			r := terminalResult(o, 0, now)
-			if o.Status != statusSuccess {
-				r = withFailedStep(r, o, txs)
-			}
-			for _, d := range byID[o.OrchestrationID] {
-				sem <- struct{}{}
-				wg.Go(func() {
-					defer func() { <-sem }()
-					if err := t.settle(ctx, d, r); err != nil {
-						fail(d.orchestrationID, err)
-					}
-				})
-			}
-		}
-		wg.Wait()
+		csem <- struct{}{}
+		cw.Go(func() {
+			defer func() { <-csem }()
+			t.settleChunk(ctx, chunk, byID, fail)
+		})
 	}
+	cw.Wait()
+}
+
+// hintFetchParallel bounds the Transactions API requests of one round's
+// hinted orchestrations sent at once.
+const hintFetchParallel = 4
+
+// settleChunk asks about up to 50 hinted orchestrations and settles the
+// ended ones.
+func (t *Tailer) settleChunk(ctx context.Context, chunk []string, byID map[string][]due, fail func(string, error)) {
+	orchs, err := t.plat.Orchestrations(ctx, chunk)
+	t.m.Poll(len(chunk))
+	if err != nil {
+		for _, id := range chunk {
+			fail(id, err)
+		}
+		return
+	}
+	var ended []platform.Orchestration
+	for _, o := range orchs {
+		if o.Unreadable == nil && o.Terminal() && byID[o.OrchestrationID] != nil {
+			ended = append(ended, o)
+		}
+	}
+	txs := t.failedSteps(ctx, ended)
+	now := t.now()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, settleParallel)
+	for _, o := range ended {
+		r := terminalResult(o, 0, now)
+		if o.Status != statusSuccess {
+			r = withFailedStep(r, o, txs)
+		}
+		for _, d := range byID[o.OrchestrationID] {
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				if err := t.settle(ctx, d, r); err != nil {
+					fail(d.orchestrationID, err)
+				}
+			})
+		}
+	}
+	wg.Wait()
 }
 
 // failedSteps looks up the transactions of the orchestrations that ended
