@@ -128,19 +128,5 @@ func TestHintsEndEveryCommandOnceDespiteFaultyEntries(t *testing.T) {
 // startSimWith is startSim with the Sequencer enabled on the client.
 func startSimWith(t *testing.T, cfg platformtest.Config) (*platformtest.Simulator, *platform.Corastone) {
 	t.Helper()
-	cfg.AutoCreate = true
-	cfg.Seed = 1
-	sim, err := platformtest.Start(cfg)
-	if err != nil {
-		t.Fatalf("start simulator: %v", err)
-	}
-	t.Cleanup(sim.Close)
-	cs, err := platform.NewCorastone(platform.CorastoneConfig{
-		BaseURL: sim.URL(), ClientID: "txworker", ClientSecret: "sandbox-secret",
-		Actions: []string{"revert-to-active"}, UserAgent: "txworker-poller-test", Sequencer: true,
-	}, testLogger(t), nil)
-	if err != nil {
-		t.Fatalf("corastone client: %v", err)
-	}
-	return sim, cs
+	return startSimClient(t, cfg, true)
 }

@@ -21,6 +21,12 @@ var _ Platform = (*platform.Corastone)(nil)
 // Corastone client for it.
 func startSim(t *testing.T, cfg platformtest.Config) (*platformtest.Simulator, *platform.Corastone) {
 	t.Helper()
+	return startSimClient(t, cfg, false)
+}
+
+// startSimClient is startSim with the client's Sequencer on or off.
+func startSimClient(t *testing.T, cfg platformtest.Config, sequencer bool) (*platformtest.Simulator, *platform.Corastone) {
+	t.Helper()
 	cfg.AutoCreate = true
 	cfg.Seed = 1
 	sim, err := platformtest.Start(cfg)
@@ -30,7 +36,7 @@ func startSim(t *testing.T, cfg platformtest.Config) (*platformtest.Simulator, *
 	t.Cleanup(sim.Close)
 	cs, err := platform.NewCorastone(platform.CorastoneConfig{
 		BaseURL: sim.URL(), ClientID: "txworker", ClientSecret: "sandbox-secret",
-		Actions: []string{"revert-to-active"}, UserAgent: "txworker-poller-test",
+		Actions: []string{"revert-to-active"}, UserAgent: "txworker-poller-test", Sequencer: sequencer,
 	}, testLogger(t), nil)
 	if err != nil {
 		t.Fatalf("corastone client: %v", err)

@@ -3,7 +3,6 @@ package queue_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -47,13 +46,7 @@ func TestProvisionConcurrentOnFreshCluster(t *testing.T) {
 	for i := range buses {
 		buses[i] = clusterBus(t, ctx, c, t.Name())
 	}
-	errs := make([]error, replicas)
-	var wg sync.WaitGroup
-	for i, b := range buses {
-		wg.Go(func() { errs[i] = b.Provision(ctx) })
-	}
-	wg.Wait()
-	for i, err := range errs {
+	for i, err := range provisionAtOnce(ctx, buses) {
 		if err != nil {
 			t.Fatalf("replica %d: Provision: %v", i, err)
 		}

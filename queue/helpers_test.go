@@ -3,6 +3,7 @@ package queue_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -91,4 +92,16 @@ func streamMsgs(t *testing.T, b *queue.Bus, stream, filter string) []*jetstream.
 		}
 	}
 	return out
+}
+
+// provisionAtOnce runs Provision on every bus at the same moment, as
+// replicas started together do, and returns each one's error.
+func provisionAtOnce(ctx context.Context, buses []*queue.Bus) []error {
+	errs := make([]error, len(buses))
+	var wg sync.WaitGroup
+	for i, b := range buses {
+		wg.Go(func() { errs[i] = b.Provision(ctx) })
+	}
+	wg.Wait()
+	return errs
 }

@@ -3,7 +3,6 @@ package queue_test
 import (
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -111,13 +110,7 @@ func TestProvisionConcurrent(t *testing.T) {
 		buses[i] = connect(t, url, nil)
 	}
 	ctx := testCtx(t)
-	errs := make([]error, replicas)
-	var wg sync.WaitGroup
-	for i, b := range buses {
-		wg.Go(func() { errs[i] = b.Provision(ctx) })
-	}
-	wg.Wait()
-	for i, err := range errs {
+	for i, err := range provisionAtOnce(ctx, buses) {
 		if err != nil {
 			t.Errorf("replica %d: Provision: %v", i, err)
 		}
