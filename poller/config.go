@@ -55,7 +55,7 @@ type Config struct {
 	// TracerProvider makes a span of every poll batch; nil: none, at no cost.
 	TracerProvider trace.TracerProvider
 	// Hints is set by Poller.EnableHints (TXWORKER_TRACKING_HINTS): every
-	// poll after the first waits hintsBackstopFactor × MaxInterval.
+	// poll, the first included, waits hintsBackstopFactor × MaxInterval.
 	Hints bool
 }
 

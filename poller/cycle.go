@@ -38,6 +38,7 @@ func (p *Poller) cycle(ctx context.Context, msgs []jetstream.Msg) {
 	stopKeep := p.keepAlive(items)
 	defer stopKeep()
 	items = p.refuseInvalid(work, items)
+	items = p.deferFirst(items)
 	items = p.skipSettled(work, items)
 	var held time.Time // since when items are held past a fault
 	for len(items) > 0 {
@@ -118,6 +119,9 @@ func (p *Poller) decode(msgs []jetstream.Msg) []*item {
 		meta, err := msg.Metadata()
 		if err == nil {
 			it.polls = int(meta.NumDelivered)
+			if p.cfg.Hints {
+				it.polls-- // hints mode: the first delivery makes no request (deferFirst)
+			}
 			err = queue.DecodeTrack(msg.Data(), &it.track)
 		}
 		if err == nil && it.track.CommandID == "" {

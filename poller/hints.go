@@ -22,9 +22,13 @@ import (
 )
 
 // hintsBackstopFactor stretches the id poller's schedule with hints on:
-// every poll after the first waits this many MaxInterval (with the usual
-// 80–100 % jitter, never past the deadline), so that the backstop costs a
-// small share of the requests.
+// every poll, the first included, waits this many MaxInterval (with the
+// usual 80–100 % jitter, never past the deadline), so that the backstop
+// costs a small share of the requests: an orchestration that ends within
+// 4 × MaxInterval (2 minutes by default) costs it nothing, its hint
+// settles it first; one that runs longer costs one id in a batch of up to
+// 50 per 4 × MaxInterval, a quarter of what the id poller's longest
+// interval costs.
 const hintsBackstopFactor = 4
 
 // Sequencer is what the tailer needs of the Corastone client
@@ -49,13 +53,36 @@ type Unindexer interface {
 }
 
 // EnableHints puts the poller in hints mode: its schedule is stretched to
-// the backstop (hintsBackstopFactor × MaxInterval), a fetched message whose
+// the backstop (hintsBackstopFactor × MaxInterval, the first poll
+// included: deferFirst), a fetched message whose
 // command a hint has settled already is acknowledged without a request, and
 // the index entry of an orchestration it settles is deleted through ix
 // (nil: left to the bucket's TTL). Call it before Run.
 func (p *Poller) EnableHints(ix Unindexer) {
 	p.cfg.Hints = true
 	p.index = ix
+}
+
+// deferFirst re-schedules, without a request, the messages delivered for
+// the first time (hints mode): an orchestration normally ends before the
+// backstop is due and its hint settles it, so the first poll is the
+// backstop's, pollDelay later (never past the deadline). An orchestration
+// whose hint is lost (its index write failed, or it ended before the
+// index was written) is seen at that poll: latency, not an outcome.
+func (p *Poller) deferFirst(items []*item) []*item {
+	if !p.cfg.Hints || len(items) == 0 {
+		return items
+	}
+	now := p.now()
+	rest := items[:0:0]
+	for _, it := range items {
+		if it.polls > 0 {
+			rest = append(rest, it)
+			continue
+		}
+		p.nak(it, p.nextDelay(0, it.track.Deadline, now))
+	}
+	return rest
 }
 
 // skipSettled acknowledges, without a platform request, the items whose
@@ -259,6 +286,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 // finds late records in what was read), handles the new entries and moves
 // the cursor; it returns the wait before the next round.
 func (t *Tailer) round(ctx context.Context) time.Duration {
+	start := t.now()
 	if !t.loaded {
 		c, err := t.store.Cursor(ctx)
 		if err != nil {
@@ -290,23 +318,31 @@ func (t *Tailer) round(ctx context.Context) time.Duration {
 	if readFrom.Equal(from) {
 		t.windows = nil
 	}
+	// The pages are handled wave by wave while the next ones are read: the
+	// entries that waited longest (the first of the window) are settled
+	// first.
+	h := t.newRoundHints()
 	r := pagedRead{complete: true, consistent: true}
 	if !readFrom.After(to) {
+		waves := make(chan []platform.SequenceEntry, 2)
 		var err error
-		if r, err = readPages(ctx, t.seq, readFrom, to, t.cfg.MaxPages, t.estimate); err != nil {
+		go func() {
+			defer close(waves)
+			r, err = readPages(ctx, t.seq, readFrom, to, t.cfg.MaxPages, t.estimate, func(es []platform.SequenceEntry) { waves <- es })
+		}()
+		for es := range waves {
+			t.hintWave(ctx, h, es)
+		}
+		if err != nil {
 			t.clean = false
 			return t.fault(ctx, err)
 		}
 		t.estimate = r.pages
 	}
-	read, complete := r.entries, r.complete
+	complete := r.complete
 	t.faults = 0
-	seen := make(map[string]bool, len(t.cur.Seen))
-	for _, k := range t.cur.Seen {
-		seen[k] = true
-	}
-	entries := newEntries(read, seen)
-	unhandled := t.handle(ctx, entries)
+	entries := h.sorted()
+	unhandled := t.giveUp(h.failed)
 	next := advance(t.cur, entries, unhandled, complete, to, t.cfg.Overlap)
 	t.clean = complete && len(unhandled) == 0
 	switch {
@@ -320,7 +356,7 @@ func (t *Tailer) round(ctx context.Context) time.Duration {
 		t.windows = append(t.windows, w)
 	}
 	if next.At.Equal(t.cur.At) && len(next.Seen) == len(t.cur.Seen) {
-		return t.cfg.Interval
+		return t.untilNext(start)
 	}
 	if err := t.store.SaveCursor(ctx, &next); err != nil {
 		if errors.Is(err, queue.ErrConflict) {
@@ -335,7 +371,14 @@ func (t *Tailer) round(ctx context.Context) time.Duration {
 	if !complete {
 		return 0 // more to read
 	}
-	return t.cfg.Interval
+	return t.untilNext(start)
+}
+
+// untilNext is the wait from now to Interval after start: rounds begin
+// every Interval however long each takes (at once when one took longer),
+// so that an entry waits at most Interval plus the reading of its page.
+func (t *Tailer) untilNext(start time.Time) time.Duration {
+	return max(t.cfg.Interval-t.now().Sub(start), 0)
 }
 
 // fault pauses the tailer after a Sequencer error: its Retry-After, else

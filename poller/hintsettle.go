@@ -20,24 +20,49 @@ type due struct {
 	claim           *queue.Claim
 }
 
-// handle makes due the tracked orchestrations that the entries hint at,
-// settles the ended ones, and returns the orchestrations that could not be
-// handled (a fault: the cursor must not pass their entries), except those
-// that failed GiveUp rounds in a row.
-func (t *Tailer) handle(ctx context.Context, entries []keyed) map[string]bool {
+// roundHints is what one round has handled so far: the new entries (for
+// the cursor), the orchestrations hinted at, and those that could not be
+// handled.
+type roundHints struct {
+	seen    map[string]bool // the cursor's keys
+	in      map[string]bool // the keys taken this round
+	entries []keyed
+	hinted  map[string]bool
+	failed  map[string]bool
+}
+
+func (t *Tailer) newRoundHints() *roundHints {
+	h := &roundHints{seen: make(map[string]bool, len(t.cur.Seen)), in: map[string]bool{},
+		hinted: map[string]bool{}, failed: map[string]bool{}}
+	for _, k := range t.cur.Seen {
+		h.seen[k] = true
+	}
+	return h
+}
+
+// sorted is the round's new entries in time order.
+func (h *roundHints) sorted() []keyed {
+	sortByTime(h.entries)
+	return h.entries
+}
+
+// hintWave handles the new entries of a wave of pages: it makes due the
+// tracked orchestrations they hint at (each once a round) and settles the
+// ended ones; those that could not be handled join h.failed.
+func (t *Tailer) hintWave(ctx context.Context, h *roundHints, wave []platform.SequenceEntry) {
+	entries := newEntries(wave, h.seen, h.in)
+	h.entries = append(h.entries, entries...)
 	var ids []string
-	in := map[string]bool{}
 	for _, k := range entries {
-		if hinting(k.e) && !in[k.e.OrchestrationID] {
-			in[k.e.OrchestrationID] = true
+		if hinting(k.e) && !h.hinted[k.e.OrchestrationID] {
+			h.hinted[k.e.OrchestrationID] = true
 			ids = append(ids, k.e.OrchestrationID)
 		}
 	}
-	failed := map[string]bool{}
 	var mu sync.Mutex
 	fail := func(id string, err error) {
 		mu.Lock()
-		failed[id] = true
+		h.failed[id] = true
 		mu.Unlock()
 		t.log.Debug("hint not handled", zap.String("orchestration_id", id), zap.Error(err))
 	}
@@ -80,6 +105,11 @@ func (t *Tailer) handle(ctx context.Context, entries []keyed) map[string]bool {
 	}
 	wg.Wait()
 	t.settleDue(ctx, dues, fail)
+}
+
+// giveUp returns the orchestrations of failed whose entries the cursor
+// must not pass: all but those that failed GiveUp rounds in a row.
+func (t *Tailer) giveUp(failed map[string]bool) map[string]bool {
 	out := map[string]bool{}
 	for id := range failed {
 		if t.failing[id]++; t.failing[id] < t.cfg.GiveUp {

@@ -59,12 +59,12 @@ func hinting(e platform.SequenceEntry) bool {
 	return true
 }
 
-// readEntries is one read of the Sequencer, ready to handle: the entries
+// newEntries returns the entries of a read (or of a wave of its pages)
 // not seen before, in time order (stable: the platform's order within one
-// timestamp), each once.
-func newEntries(entries []platform.SequenceEntry, seen map[string]bool) []keyed {
+// timestamp), each once; in holds the keys taken so far this round, and
+// gains these.
+func newEntries(entries []platform.SequenceEntry, seen, in map[string]bool) []keyed {
 	out := make([]keyed, 0, len(entries))
-	in := make(map[string]bool, len(entries))
 	for _, e := range entries {
 		k := entryKey(e)
 		if seen[k] || in[k] {
@@ -73,8 +73,12 @@ func newEntries(entries []platform.SequenceEntry, seen map[string]bool) []keyed 
 		in[k] = true
 		out = append(out, keyed{e, k})
 	}
-	slices.SortStableFunc(out, func(a, b keyed) int { return a.e.Timestamp.Compare(b.e.Timestamp) })
+	sortByTime(out)
 	return out
+}
+
+func sortByTime(ks []keyed) {
+	slices.SortStableFunc(ks, func(a, b keyed) int { return a.e.Timestamp.Compare(b.e.Timestamp) })
 }
 
 // keyed is an entry with its entryKey.

@@ -39,8 +39,10 @@ type pagedRead struct {
 
 // readPages reads [from, to] by offset, at most maxPages pages: the first
 // alone, then, while pages come back full, waves of up to pageWave at
-// once (as many as the estimate expects, at least two).
-func readPages(ctx context.Context, seq Sequencer, from, to time.Time, maxPages, estimate int) (pagedRead, error) {
+// once (as many as the estimate expects, at least two). It hands every
+// wave's entries, in page order, to wave (nil: none) before reading the
+// next; a wave that met an error is not handed.
+func readPages(ctx context.Context, seq Sequencer, from, to time.Time, maxPages, estimate int, wave func([]platform.SequenceEntry)) (pagedRead, error) {
 	r := pagedRead{consistent: true}
 	var last []platform.SequenceEntry
 	for r.pages < maxPages {
@@ -58,6 +60,7 @@ func readPages(ctx context.Context, seq Sequencer, from, to time.Time, maxPages,
 			})
 		}
 		wg.Wait()
+		first := len(r.entries)
 		for i, p := range pages {
 			if errs[i] != nil {
 				return pagedRead{}, errs[i]
@@ -71,8 +74,14 @@ func readPages(ctx context.Context, seq Sequencer, from, to time.Time, maxPages,
 			last = p.Entries
 			if p.Records < platform.MaxSequencePage {
 				r.complete = true
-				return r, nil
+				break
 			}
+		}
+		if wave != nil {
+			wave(r.entries[first:])
+		}
+		if r.complete {
+			return r, nil
 		}
 	}
 	return r, nil

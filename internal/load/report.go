@@ -193,7 +193,7 @@ func (res *loadResult) print(w io.Writer) {
 	case modeNaive:
 		poll = fmt.Sprintf("poll every %s, one orchestration per request", o.pollInterval)
 	case modeHints:
-		poll = fmt.Sprintf("Sequencer hints every 1s; id poller as the backstop: first poll at once, then every 4 × %s", o.pollMax)
+		poll = fmt.Sprintf("Sequencer hints every 1s; id poller as the backstop: every poll, the first included, after 4 × %s", o.pollMax)
 	}
 	fmt.Fprintf(w, "\n== %s · %s (%s; concurrency %d; %d replica(s); load average %s → %s) ==\n",
 		res.scenario, res.mode, poll, o.concurrency, o.replicas, res.loadAvg[0], res.loadAvg[1])
