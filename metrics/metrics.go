@@ -53,6 +53,7 @@ type Metrics struct {
 	pollBatch       prometheus.Histogram
 	tracked         prometheus.Gauge
 	oldest          prometheus.Gauge
+	hintLag         prometheus.Gauge
 	pending         prometheus.Gauge
 	ready           prometheus.Gauge
 	dependencyReady *prometheus.GaugeVec // resource
@@ -171,6 +172,10 @@ func New(reg prometheus.Registerer) *Metrics {
 			Namespace: namespace, Name: "tracking_oldest_seconds",
 			Help: "Age of the oldest tracked orchestration seen by the last polls.",
 		}),
+		hintLag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "hint_lag_seconds",
+			Help: "Tracking hints: how far the Sequencer cursor is behind now, on the replica tailing it (0 on the others); it grows while the tailer cannot read or falls behind.",
+		}),
 		pending: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "commands_pending",
 			Help: "Commands waiting in the stream for the worker consumer.",
@@ -200,7 +205,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.received, m.rejected, m.terminal, m.duration, m.published, m.duplicates, m.internalErrors,
 			m.requests, m.requestDuration, m.platformErrors, m.unrequested, m.tokenFetches, m.retries, m.backoff,
-			m.paused, m.held, m.polls, m.pollBatch, m.tracked, m.oldest, m.pending, m.ready, m.dependencyReady)
+			m.paused, m.held, m.polls, m.pollBatch, m.tracked, m.oldest, m.hintLag, m.pending, m.ready, m.dependencyReady)
 	}
 	return m
 }

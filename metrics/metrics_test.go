@@ -36,6 +36,7 @@ var families = map[string]dto.MetricType{
 	"txworker_poll_batch_size":                   dto.MetricType_HISTOGRAM,
 	"txworker_orchestrations_tracked":            dto.MetricType_GAUGE,
 	"txworker_tracking_oldest_seconds":           dto.MetricType_GAUGE,
+	"txworker_hint_lag_seconds":                  dto.MetricType_GAUGE,
 	"txworker_commands_pending":                  dto.MetricType_GAUGE,
 	"txworker_ready":                             dto.MetricType_GAUGE,
 	"txworker_dependency_ready":                  dto.MetricType_GAUGE,
@@ -213,6 +214,7 @@ func TestRecordingUsesClosedLabelSets(t *testing.T) {
 		{"batch sizes", func(m *metrics.Metrics) { m.Poll(50); m.Poll(3) }, "txworker_poll_batch_size", ``, 2},
 		{"tracked", func(m *metrics.Metrics) { m.SetTracked(7) }, "txworker_orchestrations_tracked", ``, 7},
 		{"oldest", func(m *metrics.Metrics) { m.SetOldestTracked(90 * time.Second) }, "txworker_tracking_oldest_seconds", ``, 90},
+		{"hint lag", func(m *metrics.Metrics) { m.SetHintLag(1500 * time.Millisecond) }, "txworker_hint_lag_seconds", ``, 1.5},
 		{"pending", func(m *metrics.Metrics) { m.SetCommandsPending(3) }, "txworker_commands_pending", ``, 3},
 		{"dependency found", func(m *metrics.Metrics) { m.SetDependencyReady(metrics.ResourceStateBucket, true) }, "txworker_dependency_ready", `resource="state_bucket"`, 1},
 		{"dependency lost", func(m *metrics.Metrics) {

@@ -114,6 +114,15 @@ func (m *Metrics) SetOldestTracked(age time.Duration) {
 	m.oldest.Set(seconds(age))
 }
 
+// SetHintLag sets how far the Sequencer cursor is behind now (0: this
+// replica does not tail it).
+func (m *Metrics) SetHintLag(lag time.Duration) {
+	if m == nil {
+		return
+	}
+	m.hintLag.Set(seconds(max(lag, 0)))
+}
+
 // SetCommandsPending sets the number of commands waiting for the worker
 // consumer (its lag).
 func (m *Metrics) SetCommandsPending(n uint64) {

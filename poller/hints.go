@@ -272,10 +272,14 @@ func (t *Tailer) Run(ctx context.Context) error {
 		}
 		held = ok
 		if !held {
+			t.m.SetHintLag(0)
 			backoff.Sleep(ctx, t.cfg.Lease/3)
 			continue
 		}
 		wait := t.round(ctx)
+		if t.loaded && !t.cur.At.IsZero() {
+			t.m.SetHintLag(t.now().Sub(t.cur.At)) // about the overlap while it keeps up
+		}
 		backoff.Sleep(ctx, wait)
 	}
 	return nil

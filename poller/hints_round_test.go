@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/txworker/txworker/metrics"
 	"github.com/txworker/txworker/platform"
 	"github.com/txworker/txworker/queue"
 )
@@ -164,4 +165,44 @@ type sequencerFunc func(context.Context, platform.SequenceQuery) (platform.Seque
 
 func (f sequencerFunc) Sequence(ctx context.Context, q platform.SequenceQuery) (platform.SequencePage, error) {
 	return f(ctx, q)
+}
+
+// TestTailerReportsLag: the replica tailing the Sequencer reports how far
+// its cursor is behind now (about the overlap once it keeps up); it
+// reports 0 once another holds the lease.
+func TestTailerReportsLag(t *testing.T) {
+	e := newTailerEnv(t, "o-1")
+	reg := metrics.NewRegistry()
+	e.t.m = metrics.New(reg)
+	e.plat.add("o-1", &fakeOrch{final: "success"})
+	e.seq.add(txEntry("o-1", "success", e.clock.Add(-3*time.Second)))
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- e.t.Run(ctx) }()
+	lag := func() float64 { return metricValue(t, reg, "txworker_hint_lag_seconds", nil) }
+	deadline := time.Now().Add(5 * time.Second)
+	for lag() == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got, want := lag(), e.t.cfg.Overlap.Seconds(); got != want {
+		t.Errorf("lag %vs while tailing, want the overlap %vs (the cursor one minute back moved to the read's end)", got, want)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	e.store.mu.Lock()
+	e.store.owner, e.store.until = "r2", e.clock.Add(time.Hour)
+	e.store.mu.Unlock()
+	ctx, cancel = context.WithCancel(t.Context())
+	go func() { done <- e.t.Run(ctx) }()
+	deadline = time.Now().Add(5 * time.Second)
+	for lag() != 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if got := lag(); got != 0 {
+		t.Errorf("lag %vs with the lease held by another, want 0", got)
+	}
 }

@@ -1,6 +1,7 @@
 package load
 
 import (
+	"cmp"
 	"fmt"
 	"github.com/txworker/txworker/internal/rig"
 	"io"
@@ -39,6 +40,7 @@ type loadResult struct {
 	latency             []time.Duration // publish → terminal event
 	detection           []time.Duration // orchestration end on the simulator → terminal event
 	detectionAfter      []time.Duration // the same, for orchestrations that ended after the last acceptance
+	detectionAge        []ageDelay      // the same, with each orchestration's age when it ended
 	platform, added     []time.Duration // sync: the platform's own time, and the rest
 	toPlatform          []time.Duration // sync: publish → the cancel arrives at the platform
 	fromPlatform        []time.Duration // sync: the platform's answer → the terminal event at the driver
@@ -138,6 +140,7 @@ func (res *loadResult) measure(r *rig.Rig, col *rig.Collector, d *driver) {
 		if rec.OrchestrationID != "" {
 			if v, ok := r.Sim.Orchestration(rec.OrchestrationID); ok && !v.EndedAt.IsZero() {
 				res.detection = append(res.detection, rec.TerminalAt.Sub(v.EndedAt))
+				res.detectionAge = append(res.detectionAge, ageDelay{v.EndedAt.Sub(v.CreatedAt), rec.TerminalAt.Sub(v.EndedAt)})
 				if v.EndedAt.After(lastAccepted) {
 					res.detectionAfter = append(res.detectionAfter, rec.TerminalAt.Sub(v.EndedAt))
 				}
@@ -220,6 +223,7 @@ func (res *loadResult) print(w io.Writer) {
 			fmt.Fprintf(w, "  after intake      p50 %s  p99 %s  (the %d orchestrations that ended after the last command was accepted)\n",
 				ms(rig.Percentile(res.detectionAfter, 50)), ms(rig.Percentile(res.detectionAfter, 99)), n)
 		}
+		fmt.Fprintf(w, "  by age            %s  (p99 of each quarter of the orchestrations by their age when they ended)\n", byAge(res.detectionAge))
 	}
 	if len(res.added) > 0 {
 		fmt.Fprintf(w, "platform's own      p50 %s  p99 %s  (simulator handling of the cancel)\n", ms(rig.Percentile(res.platform, 50)), ms(rig.Percentile(res.platform, 99)))
@@ -305,4 +309,27 @@ func ms(d time.Duration) string {
 		return fmt.Sprintf("%.0fms", float64(d)/1e6)
 	}
 	return fmt.Sprintf("%.1fs", d.Seconds())
+}
+
+// ageDelay is an orchestration's age when it ended and its detection delay.
+type ageDelay struct{ age, delay time.Duration }
+
+// byAge splits the orchestrations into quarters by age and gives each
+// quarter's age range and detection delay p99.
+func byAge(ds []ageDelay) string {
+	ds = slices.Clone(ds)
+	slices.SortFunc(ds, func(a, b ageDelay) int { return cmp.Compare(a.age, b.age) })
+	var parts []string
+	for q := range 4 {
+		part := ds[q*len(ds)/4 : (q+1)*len(ds)/4]
+		if len(part) == 0 {
+			continue
+		}
+		delays := make([]time.Duration, len(part))
+		for i, d := range part {
+			delays[i] = d.delay
+		}
+		parts = append(parts, fmt.Sprintf("%s–%s p99 %s", rig.Secs(part[0].age), rig.Secs(part[len(part)-1].age), ms(rig.Percentile(delays, 99))))
+	}
+	return strings.Join(parts, " · ")
 }
