@@ -69,7 +69,7 @@ func (t *Tailer) hintWave(ctx context.Context, h *roundHints, wave []platform.Se
 	// Look the ids up in the index: entries of other systems are skipped.
 	var dues []due
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, settleParallel)
+	sem := make(chan struct{}, hintParallel)
 	for _, id := range ids {
 		sem <- struct{}{}
 		wg.Go(func() {
@@ -151,6 +151,11 @@ func (t *Tailer) settleDue(ctx context.Context, dues []due, fail func(string, er
 	cw.Wait()
 }
 
+// hintParallel bounds the index look-ups and the settles of one wave run
+// at once: each is a chain of bus round trips, and a wave holds a few
+// hundred orchestrations whose hints wait on the slowest chain.
+const hintParallel = 64
+
 // hintFetchParallel bounds the Transactions API requests of one round's
 // hinted orchestrations sent at once.
 const hintFetchParallel = 4
@@ -175,7 +180,7 @@ func (t *Tailer) settleChunk(ctx context.Context, chunk []string, byID map[strin
 	txs := t.failedSteps(ctx, ended)
 	now := t.now()
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, settleParallel)
+	sem := make(chan struct{}, hintParallel)
 	for _, o := range ended {
 		r := terminalResult(o, 0, now)
 		if o.Status != statusSuccess {
