@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -153,6 +154,36 @@ func BenchmarkHandlerPoll50(b *testing.B) {
 	sim.mu.Unlock()
 	c.Advance(500 * time.Millisecond)
 	req, _ := http.NewRequest(http.MethodGet, "http://sim"+pathOrchs+"?pageSize=50&offset=0&orchestrationIdsFilter="+strings.Join(ids, "%2C"), nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("User-Agent", testUA)
+	w := &nopWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		sim.ServeHTTP(w, req)
+	}
+}
+
+// BenchmarkSequencerPage100k measures one Sequencer page of a one-second window while 100,000
+// orchestrations are in flight (the scale scenario's shape), without HTTP: it must not grow with
+// the orchestrations outside the window.
+func BenchmarkSequencerPage100k(b *testing.B) {
+	c := newClock()
+	sim := New(Config{Now: c.Now, Seed: 1, LogSize: 1000, Plan: func(_, _, _ string) *Plan {
+		return &Plan{Steps: []time.Duration{2 * time.Minute}}
+	}})
+	tok := "tok"
+	sim.tokens[tok] = &token{client: "txworker", org: defaultOrg, scopes: AllScopes(), expires: c.Now().Add(time.Hour).UnixNano()}
+	start := c.Now()
+	sim.mu.Lock()
+	for i := range 100_000 {
+		sim.newOrch(epCancel, "", "USS3JKS02I00", "", defaultOrg, start.Add(time.Duration(i)*time.Millisecond).UnixNano())
+	}
+	sim.mu.Unlock()
+	c.Advance(3 * time.Minute) // the first 60,000 have ended
+	from := start.Add(2*time.Minute + 30*time.Second)
+	q := url.Values{"pageSize": {"100"}, "offset": {"0"},
+		"fromDate": {from.Format(time.RFC3339Nano)}, "toDate": {from.Add(time.Second).Format(time.RFC3339Nano)}}
+	req, _ := http.NewRequest(http.MethodGet, "http://sim"+sequencerPath+"?"+q.Encode(), nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("User-Agent", testUA)
 	w := &nopWriter{h: http.Header{}}

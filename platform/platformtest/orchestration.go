@@ -167,6 +167,7 @@ func (s *Simulator) newOrch(ep endpoint, pid, security, target, org string, now 
 	}
 	s.orchs.Store(strings.ToLower(o.id), o)
 	s.orchList = append(s.orchList, o)
+	s.indexEntries(o)
 	if o.out == outSuccess {
 		heap.Push(&s.pending, o)
 	}

@@ -55,8 +55,17 @@ func share(fate uint64, k uint) float64 {
 	return float64(x>>11) / (1 << 53)
 }
 
-// entriesOf appends o's entries published by now (milliseconds).
-func (s *Simulator) entriesOf(out []seqEntry, o *orch, now int64) []seqEntry {
+// indexEntries files o's entries (the dropped ones left out) by the second of their timestamp,
+// when o is created: its plan fixes them all. s.mu must be held.
+func (s *Simulator) indexEntries(o *orch) {
+	for _, e := range s.entriesOf(nil, o) {
+		sec := e.at / 1000
+		s.seqIndex[sec] = append(s.seqIndex[sec], e)
+	}
+}
+
+// entriesOf appends o's entries, each with the time from which it is published.
+func (s *Simulator) entriesOf(out []seqEntry, o *orch) []seqEntry {
 	ms := func(off time.Duration) int64 { return (o.created + int64(off)) / 1e6 }
 	t := o.terminalIdx()
 	idx := 0
@@ -75,9 +84,7 @@ func (s *Simulator) entriesOf(out []seqEntry, o *orch, now int64) []seqEntry {
 			}
 			e.visible += late.Milliseconds()
 		}
-		if e.visible <= now {
-			out = append(out, e)
-		}
+		out = append(out, e)
 	}
 	end := ms(o.steps[t].end)
 	for i := range o.steps {
@@ -137,19 +144,7 @@ func (s *Simulator) handleSequencer(w http.ResponseWriter, r *http.Request, now 
 	if len(p.problems) > 0 {
 		return badPayload(p.problems...)
 	}
-	nowMS := now.UnixMilli()
-	late := max(s.cfg.SequencerLate, defaultSequencerLate).Milliseconds()
-	s.mu.RLock()
-	list := s.orchList[:len(s.orchList):len(s.orchList)]
-	s.mu.RUnlock()
-	var entries []seqEntry
-	for _, o := range list { // an orchestration never changes once created
-		if o.created/1e6 > to || (o.created+int64(o.steps[o.terminalIdx()].end))/1e6+late < from {
-			continue
-		}
-		entries = s.entriesOf(entries, o, nowMS)
-	}
-	entries = slices.DeleteFunc(entries, func(e seqEntry) bool { return e.at < from || e.at > to })
+	entries := s.sequence(from, to, now.UnixMilli())
 	slices.SortStableFunc(entries, func(a, b seqEntry) int {
 		switch {
 		case a.at != b.at:
@@ -187,6 +182,33 @@ func (s *Simulator) handleSequencer(w http.ResponseWriter, r *http.Request, now 
 		b = appendSeqEntry(b, e)
 	}
 	return reply{status: http.StatusOK, body: append(b, "]}"...)}
+}
+
+// sequence returns the entries timestamped from..to (milliseconds, inclusive) and published by
+// now, in no particular order: those of the seconds the range spans, or of every second when
+// it spans more seconds than hold entries.
+func (s *Simulator) sequence(from, to, now int64) []seqEntry {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var entries []seqEntry
+	keep := func(bucket []seqEntry) {
+		for _, e := range bucket {
+			if e.at >= from && e.at <= to && e.visible <= now {
+				entries = append(entries, e)
+			}
+		}
+	}
+	lo, hi := floorDiv(from, 1000), floorDiv(to, 1000)
+	if hi-lo < int64(len(s.seqIndex)) {
+		for sec := lo; sec <= hi; sec++ {
+			keep(s.seqIndex[sec])
+		}
+		return entries
+	}
+	for _, bucket := range s.seqIndex {
+		keep(bucket)
+	}
+	return entries
 }
 
 // stepOrder places the orchestration entry (step -1) after its steps' entries of the same time.

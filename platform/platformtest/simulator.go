@@ -39,7 +39,8 @@ type Simulator struct {
 	orgs       map[string]struct{}
 	txns       map[string]*Txn
 	txnOrder   []string
-	orchList   []*orch // creation order
+	orchList   []*orch              // creation order
+	seqIndex   map[int64][]seqEntry // the Sequencer's entries by the second of their timestamp
 	stepIdx    map[uuid.UUID]*orch
 	pending    pendingHeap
 	seq        int64
@@ -152,6 +153,7 @@ func (s *Simulator) reset() {
 	s.txnOrder = nil
 	s.orchs.Clear()
 	s.orchList = nil
+	s.seqIndex = make(map[int64][]seqEntry)
 	s.stepIdx = make(map[uuid.UUID]*orch)
 	s.pending = nil
 	s.seq, s.autoSeq = 0, 0
